@@ -1,0 +1,108 @@
+"""Reading state dicts out of checkpoint files, with errors that say what is wrong."""
+from typing import Dict, Iterable, Mapping, Optional
+
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = ['CheckpointMismatchError', 'load_state_dict_from_file',
+           'check_state_dict', 'format_key_list']
+
+# How many key names an error message lists before summarising.
+MAX_LISTED_KEYS = 8
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the module it is loaded into."""
+
+
+def format_key_list(keys: Iterable[str]) -> str:
+    """First few keys, sorted, and how many more there are."""
+    keys = sorted(keys)
+    shown = ', '.join(keys[:MAX_LISTED_KEYS])
+    more = len(keys) - MAX_LISTED_KEYS
+    return shown + (f' ... and {more} more' if more > 0 else '')
+
+
+def load_state_dict_from_file(path: str,
+                              prefix: Optional[str] = None,
+                              map_location: str = 'cpu'
+                              ) -> Dict[str, torch.Tensor]:
+    """Load a checkpoint (local path or URL) and return its state dict.
+
+    Args:
+        path (str): checkpoint file or URL (mmengine ``CheckpointLoader``).
+        prefix (str, optional): keep only keys under ``prefix.``, stripped.
+        map_location (str): where tensors are loaded. Default: 'cpu'.
+
+    Returns:
+        dict[str, Tensor]: the (prefix-stripped) state dict.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointMismatchError: the file is not a checkpoint, or has no key
+            under ``prefix``.
+    """
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(path, map_location=map_location)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f'checkpoint not found: {path!r}. Download it (e.g. from the '
+            'MMagic model zoo) and give its local path; no network access '
+            'is assumed.') from err
+    except Exception as err:  # torch.load / pickle failures of any kind
+        raise CheckpointMismatchError(
+            f'could not read checkpoint {path!r}: {type(err).__name__}: '
+            f'{err}') from err
+    if isinstance(ckpt, Mapping) and 'state_dict' in ckpt:
+        ckpt = ckpt['state_dict']
+    if not isinstance(ckpt, Mapping):
+        raise CheckpointMismatchError(
+            f'checkpoint {path!r} holds a {type(ckpt).__name__}, expected a '
+            'dict of tensors (or a dict with a "state_dict" entry)')
+    if prefix:
+        head = prefix.rstrip('.') + '.'
+        state = {k[len(head):]: v for k, v in ckpt.items() if k.startswith(head)}
+        if not state:
+            prefixes = sorted({k.split('.', 1)[0] for k in ckpt})
+            raise CheckpointMismatchError(
+                f'checkpoint {path!r} has no key under prefix {prefix!r}; its '
+                f'top-level prefixes are: {format_key_list(prefixes)}')
+        return state
+    return dict(ckpt)
+
+
+def check_state_dict(state: Mapping[str, torch.Tensor],
+                     expected: Mapping[str, torch.Tensor], what: str,
+                     source: str) -> None:
+    """Raise unless ``state`` has exactly the keys and shapes of ``expected``.
+
+    Args:
+        state (Mapping): the state dict to be loaded.
+        expected (Mapping): the target module's ``state_dict()``.
+        what (str): name of the target, for the message.
+        source (str): where ``state`` came from, for the message.
+
+    Raises:
+        CheckpointMismatchError: listing missing, unexpected and mismatched
+            keys.
+    """
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
+    mismatched = [
+        f'{k} (checkpoint {tuple(state[k].shape)}, expected '
+        f'{tuple(expected[k].shape)})' for k in set(state) & set(expected)
+        if tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or mismatched):
+        return
+    lines = [f'{source} does not match the {what}:']
+    if missing:
+        lines.append(f'  missing {len(missing)} of {len(expected)} keys: '
+                     f'{format_key_list(missing)}')
+    if unexpected:
+        lines.append(f'  unexpected {len(unexpected)} keys: '
+                     f'{format_key_list(unexpected)}')
+    if mismatched:
+        lines.append(f'  shape mismatch in {len(mismatched)} keys: '
+                     f'{format_key_list(mismatched)}')
+    raise CheckpointMismatchError('\n'.join(lines))

@@ -1,0 +1,19 @@
+"""Make MMagic's own GLEAN names build this plugin's classes.
+
+``custom_imports = dict(imports=['glean_plugin.dropin'])`` lets MMagic's GLEAN
+configs and checkpoints run unchanged on an mmcv without compiled ops:
+``GLEANStyleGANv2`` then builds :class:`glean_plugin.GLEANNet` (same arguments,
+same state-dict keys). MMagic's class stays importable from
+``mmagic.models.editors.glean.glean_styleganv2``.
+"""
+from .registry import MODELS
+from .models import GLEANNet
+
+import mmagic.models  # noqa: E402,F401  (register MMagic's names first)
+
+DROPIN_NAMES = {'GLEANStyleGANv2': GLEANNet}
+
+for _name, _cls in DROPIN_NAMES.items():
+    MODELS.register_module(name=_name, module=_cls, force=True)
+
+__all__ = ['DROPIN_NAMES']

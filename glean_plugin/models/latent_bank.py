@@ -1,0 +1,199 @@
+"""StyleGAN2 synthesis network used as GLEAN's latent bank.
+
+Same parameters and state-dict keys as MMagic's ``StyleGAN2Generator`` (so its
+``generator_ema.*`` checkpoints load with ``strict=True``), but the forward pass
+exposes what GLEAN needs: per-resolution features, a hook to fuse encoder
+features into them, and the RGB path only when asked for.
+"""
+import math
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
+from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
+
+__all__ = ['StyleGAN2LatentBank', 'stylegan2_channels']
+
+# StyleGAN2 config-f: channels = min(512, 16384 * multiplier / res).
+STYLEGAN2_MAX_CHANNELS = 512
+_CHANNEL_BASE = 16384
+# Clamp applied to fp16 activations, as StyleGAN2-ADA / MMagic (conv_clamp).
+FP16_CONV_CLAMP = 256.0
+
+FuseFn = Callable[[int, torch.Tensor], torch.Tensor]
+
+
+def stylegan2_channels(out_size: int,
+                       channel_multiplier: int = 2,
+                       max_channels: int = STYLEGAN2_MAX_CHANNELS
+                       ) -> Dict[int, int]:
+    """StyleGAN2's channel table for resolutions 4..out_size.
+
+    Args:
+        out_size (int): largest resolution (power of two).
+        channel_multiplier (int): 2 for config-f. Default: 2.
+        max_channels (int): cap on every resolution; 512 reproduces MMagic's
+            table, smaller values give small banks for experiments and tests.
+
+    Returns:
+        dict[int, int]: resolution -> channels.
+    """
+    table = {}
+    res = 4
+    while res <= out_size:
+        table[res] = int(
+            min(max_channels, _CHANNEL_BASE * channel_multiplier // res))
+        res *= 2
+    return table
+
+
+class StyleGAN2LatentBank(nn.Module):
+    """StyleGAN2 generator whose synthesis features are used by GLEAN.
+
+    Args:
+        out_size (int): output resolution (power of two, >= 8).
+        style_channels (int): latent (w) size. Default: 512.
+        num_mlps (int): mapping MLP depth. Default: 8.
+        channel_multiplier (int): channel multiplier. Default: 2.
+        blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
+        lr_mlp (float): mapping learning-rate multiplier. Default: 0.01.
+        max_channels (int): channel cap, see ``stylegan2_channels``.
+        out_channels (int): image channels of the RGB path. Default: 3.
+        modconv_impl (str): 'scaled' (default) or 'grouped'.
+        fp16_enabled (bool): run the synthesis convs in float16 autocast with
+            activations clamped to +-256, as MMagic's ``fp16_enabled``.
+    """
+
+    def __init__(self,
+                 out_size: int,
+                 style_channels: int = 512,
+                 num_mlps: int = 8,
+                 channel_multiplier: int = 2,
+                 blur_kernel: Sequence[int] = DEFAULT_BLUR_KERNEL,
+                 lr_mlp: float = 0.01,
+                 max_channels: int = STYLEGAN2_MAX_CHANNELS,
+                 out_channels: int = 3,
+                 modconv_impl: str = 'scaled',
+                 fp16_enabled: bool = False) -> None:
+        super().__init__()
+        if out_size < 8 or out_size & (out_size - 1):
+            raise ValueError(
+                f'out_size must be a power of two >= 8, got {out_size}')
+        self.out_size = out_size
+        self.style_channels = style_channels
+        self.fp16_enabled = fp16_enabled
+        self.channels = stylegan2_channels(out_size, channel_multiplier,
+                                           max_channels)
+        self.log_size = int(math.log2(out_size))
+        self.num_latents = self.log_size * 2 - 2
+        self.num_injected_noises = self.num_latents - 1
+
+        self.style_mapping = nn.Sequential(
+            PixelNorm(), *(EqualLinear(
+                style_channels, style_channels, lr_mul=lr_mlp, activate=True)
+                           for _ in range(num_mlps)))
+
+        ch = self.channels
+        self.constant_input = ConstantInput(ch[4])
+        self.conv1 = StyledConv(
+            ch[4], ch[4], 3, style_channels, blur_kernel=blur_kernel,
+            impl=modconv_impl)
+        self.to_rgb1 = ToRGB(ch[4], style_channels, out_channels,
+                             upsample=False)
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        in_ch = ch[4]
+        for res in self.resolutions[1:]:
+            self.convs.append(
+                StyledConv(in_ch, ch[res], 3, style_channels, upsample=True,
+                           blur_kernel=blur_kernel, impl=modconv_impl))
+            self.convs.append(
+                StyledConv(ch[res], ch[res], 3, style_channels,
+                           blur_kernel=blur_kernel, impl=modconv_impl))
+            self.to_rgbs.append(
+                ToRGB(ch[res], style_channels, out_channels,
+                      blur_kernel=blur_kernel))
+            in_ch = ch[res]
+        # Fixed noise maps: conv1 uses #0, the two convs at 2**k use
+        # #(2k-5) and #(2k-4), i.e. resolution 2**((i + 5) // 2).
+        for i in range(self.num_injected_noises):
+            size = 2**((i + 5) // 2)
+            self.register_buffer(f'injected_noise_{i}',
+                                 torch.randn(1, 1, size, size))
+
+    @property
+    def resolutions(self) -> Tuple[int, ...]:
+        """Resolutions 4, 8, ..., out_size."""
+        return tuple(2**i for i in range(2, self.log_size + 1))
+
+    def injected_noise(self, index: int) -> torch.Tensor:
+        """The fixed noise map ``index``: (1, 1, H, H)."""
+        return getattr(self, f'injected_noise_{index}')
+
+    def map_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """Mapping MLP. Args: z (Tensor): (N, style). Returns: w (N, style)."""
+        return self.style_mapping(z)
+
+    def _styled(self, conv: StyledConv, x, w, noise):
+        out = conv(x, w, noise)
+        if self.fp16_enabled:
+            out = out.clamp(-FP16_CONV_CLAMP, FP16_CONV_CLAMP)
+        return out
+
+    def forward(self,
+                latents: torch.Tensor,
+                fuse: Optional[FuseFn] = None,
+                randomize_noise: bool = False,
+                return_rgb: bool = False
+                ) -> Union[Dict[int, torch.Tensor], Tuple[Dict[int, torch.Tensor], torch.Tensor]]:
+        """Run the synthesis network on per-layer latents.
+
+        Args:
+            latents (Tensor): (N, num_latents, style_channels) w+ codes.
+            fuse (callable, optional): ``fuse(res, feat) -> feat`` is applied
+                to the feature map at every resolution ``res`` < out_size
+                before it is upsampled to the next one (GLEAN's encoder
+                fusion). Its output must keep the shape.
+            randomize_noise (bool): fresh noise instead of the fixed maps.
+            return_rgb (bool): also compute the RGB image through the to-RGB
+                skip path (GLEAN itself does not use it).
+
+        Returns:
+            dict[int, Tensor]: resolution -> (N, C_res, res, res) feature
+            (before fusion); with ``return_rgb``, also the (N, 3, out, out)
+            image.
+        """
+        expected = (self.num_latents, self.style_channels)
+        if latents.ndim != 3 or tuple(latents.shape[1:]) != expected:
+            raise ValueError(
+                f'latents must be (N, {expected[0]}, {expected[1]}), got '
+                f'{tuple(latents.shape)}')
+        n = latents.shape[0]
+
+        def noise(i):
+            return None if randomize_noise else self.injected_noise(i)
+
+        with torch.autocast(latents.device.type, dtype=torch.float16,
+                            enabled=self.fp16_enabled):
+            feats = {}
+            out = self._styled(self.conv1,
+                               self.constant_input(n).to(latents.dtype),
+                               latents[:, 0], noise(0))
+            feats[4] = out
+            rgb = self.to_rgb1(out, latents[:, 1]) if return_rgb else None
+            for i, res in enumerate(self.resolutions[1:]):
+                if fuse is not None:
+                    out = fuse(res // 2, out)
+                out = self._styled(self.convs[2 * i], out,
+                                   latents[:, 1 + 2 * i], noise(1 + 2 * i))
+                out = self._styled(self.convs[2 * i + 1], out,
+                                   latents[:, 2 + 2 * i], noise(2 + 2 * i))
+                feats[res] = out
+                if return_rgb:
+                    rgb = self.to_rgbs[i](out, latents[:, 3 + 2 * i], rgb)
+        if self.fp16_enabled:
+            feats = {r: f.float() for r, f in feats.items()}
+            rgb = rgb.float() if rgb is not None else None
+        return (feats, rgb) if return_rgb else feats
