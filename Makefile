@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine (Python 3.10+, PyPI reachable):
+#   make demo   - the main job
+#   make test   - the test suite
+# Both create (or reuse) the virtual environment in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.glean-plugin-installed
+
+# torch/torchvision pair that imports together (see README, "Installing").
+ARCH := $(shell uname -m)
+ifeq ($(ARCH),aarch64)
+TORCH_SPEC ?= torch==2.9.1 torchvision==0.24.1
+else
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+endif
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC) -e ".[tests]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python tools/demo.py --out-dir work_dirs/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf work_dirs .pytest_cache
