@@ -26,7 +26,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python tools/demo.py --out-dir work_dirs/demo
+	$(BIN)/python tools/demo.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -5,7 +5,12 @@ makes MMagic importable without compiled mmcv ops and registers the plugin's
 models into MMagic's registries.
 """
 from . import registry  # noqa: F401  (must come first: mmcv compatibility)
-from .models import GLEANNet, StyleGAN2LatentBank
+from . import engine  # noqa: F401  (registers GLEANSeparateDDP)
+from .models import (GLEANDiscriminator, GLEANNet, StyleGAN2LatentBank,
+                     VGGPerceptualLoss)
 
 __version__ = '0.1.0'
-__all__ = ['GLEANNet', 'StyleGAN2LatentBank', '__version__']
+__all__ = [
+    'GLEANDiscriminator', 'GLEANNet', 'StyleGAN2LatentBank',
+    'VGGPerceptualLoss', '__version__'
+]

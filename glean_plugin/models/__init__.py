@@ -1,5 +1,10 @@
-"""Models: plain layers, the latent bank, and the registered GLEAN backbone."""
+"""Models: plain layers, the latent bank, and the registered GLEAN parts."""
+from .discriminator import GLEANDiscriminator
 from .glean import GLEANNet
 from .latent_bank import StyleGAN2LatentBank, stylegan2_channels
+from .losses import VGGPerceptualLoss
 
-__all__ = ['GLEANNet', 'StyleGAN2LatentBank', 'stylegan2_channels']
+__all__ = [
+    'GLEANDiscriminator', 'GLEANNet', 'StyleGAN2LatentBank',
+    'VGGPerceptualLoss', 'stylegan2_channels'
+]

@@ -1,0 +1,28 @@
+# GLEAN 64x on faces (FFHQ train, CelebA-HQ test): 16 -> 1024.
+# Batch: written for 4 GPUs x 2 images = 8, the paper's total batch for
+# this category:  tools/dist_train.sh configs/glean_celebahq_64x.py 4
+# On another number of GPUs G, add --cfg-options train_dataloader.batch_size=8/G.
+_base_ = [
+    './_base_/default_runtime.py', './_base_/models/glean.py',
+    './_base_/schedules/glean_300k.py', './_base_/datasets/ffhq_celebahq.py'
+]
+
+experiment_name = 'glean_celebahq_64x'
+work_dir = f'./work_dirs/{experiment_name}'
+
+# StyleGAN2 latent bank and discriminator (MMagic model zoo). Offline: put the
+# file in torch's hub cache (~/.cache/torch/hub/checkpoints/) or give a path.
+stylegan2_checkpoint = ('https://download.openmmlab.com/mmediting/stylegan2/official_weights/'
+                        'stylegan2-ffhq-config-f-official_20210327_171224-bce9310c.pth')
+
+model = dict(
+    generator=dict(
+        in_size=16, out_size=1024,
+        init_cfg=dict(checkpoint=stylegan2_checkpoint)),
+    discriminator=dict(
+        in_size=1024, init_cfg=dict(checkpoint=stylegan2_checkpoint)))
+
+train_dataloader = dict(
+    batch_size=2, dataset=dict(data_prefix=dict(img='BIx64_down')))
+val_dataloader = dict(dataset=dict(data_prefix=dict(img='BIx64_down')))
+test_dataloader = val_dataloader

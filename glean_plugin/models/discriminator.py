@@ -1,0 +1,135 @@
+"""StyleGAN2 discriminator for GLEAN's adversarial loss, in pure PyTorch."""
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from ..checkpoint import check_state_dict, load_state_dict_from_file
+from ..registry import MODELS
+from .latent_bank import STYLEGAN2_MAX_CHANNELS, stylegan2_channels
+from .layers import EqualLinear
+from .layers.discriminator import ConvDownLayer, MiniBatchStdDev, ResBlock
+from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
+
+__all__ = ['GLEANDiscriminator']
+
+
+@MODELS.register_module()
+class GLEANDiscriminator(BaseModule):
+    """StyleGAN2 discriminator (residual, minibatch stddev), no compiled ops.
+
+    Same arguments and ``state_dict`` as MMagic's ``StyleGANv2Discriminator``
+    (so ``init_cfg=dict(type='Pretrained', prefix='discriminator', ...)`` on
+    an MMagic StyleGAN2 checkpoint loads it). Loading is strict: a checkpoint
+    that does not match raises ``CheckpointMismatchError``.
+
+    Args:
+        in_size (int): input image size (power of two, >= 8).
+        img_channels (int): input channels. Default: 3.
+        channel_multiplier (int): StyleGAN2 channel multiplier. Default: 2.
+        blur_kernel (Sequence[int]): FIR taps. Default: [1, 3, 3, 1].
+        mbstd_cfg (dict): ``group_size`` and ``channel_groups`` of the
+            minibatch-stddev layer. Default: dict(group_size=4,
+            channel_groups=1).
+        cond_size (int, optional): conditional discriminators are not
+            supported; must be None or <= 0.
+        fp16_enabled (bool): run in float16 autocast. Default: False.
+        input_bgr2rgb (bool): flip the channel order of the input.
+        init_cfg (dict, optional): mmengine init config; ``Pretrained`` loads
+            strictly.
+        pretrained (dict, optional): ``dict(ckpt_path=..., prefix=...)``, as
+            MMagic's, loaded at construction.
+        max_channels (int): caps the channel table (512 = MMagic's).
+        **unused: MMagic's remaining arguments (``cond_mapping_channels``,
+            ``cond_mapping_layers``, ``num_fp16_scales``, ``out_fp32``,
+            ``convert_input_fp32``), accepted for config compatibility.
+    """
+
+    def __init__(self,
+                 in_size: int,
+                 img_channels: int = 3,
+                 channel_multiplier: int = 2,
+                 blur_kernel: Sequence[int] = DEFAULT_BLUR_KERNEL,
+                 mbstd_cfg: Optional[dict] = None,
+                 cond_size: Optional[int] = None,
+                 fp16_enabled: bool = False,
+                 input_bgr2rgb: bool = False,
+                 init_cfg: Optional[dict] = None,
+                 pretrained: Optional[dict] = None,
+                 max_channels: int = STYLEGAN2_MAX_CHANNELS,
+                 **unused) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if in_size < 8 or in_size & (in_size - 1):
+            raise ValueError(
+                f'in_size must be a power of two >= 8, got {in_size}')
+        if cond_size is not None and cond_size > 0:
+            raise ValueError('conditional StyleGAN2 discriminators '
+                             f'(cond_size={cond_size}) are not supported')
+        known = {'cond_mapping_channels', 'cond_mapping_layers',
+                 'num_fp16_scales', 'out_fp32', 'convert_input_fp32'}
+        if set(unused) - known:
+            raise TypeError('GLEANDiscriminator got unexpected arguments: '
+                            f'{sorted(set(unused) - known)}')
+        mbstd_cfg = {**dict(group_size=4, channel_groups=1), **(mbstd_cfg or {})}
+        self.in_size = in_size
+        self.img_channels = img_channels
+        self.fp16_enabled = fp16_enabled
+        self.input_bgr2rgb = input_bgr2rgb
+        ch = stylegan2_channels(in_size, channel_multiplier, max_channels)
+
+        convs = [ConvDownLayer(img_channels, ch[in_size], 1)]
+        in_ch = ch[in_size]
+        for i in range(int(math.log2(in_size)), 2, -1):
+            convs.append(ResBlock(in_ch, ch[2**(i - 1)], blur_kernel))
+            in_ch = ch[2**(i - 1)]
+        self.convs = nn.Sequential(*convs)
+        self.mbstd_layer = MiniBatchStdDev(**mbstd_cfg)
+        self.final_conv = ConvDownLayer(
+            in_ch + mbstd_cfg.get('channel_groups', 1), ch[4], 3)
+        self.final_linear = nn.Sequential(
+            EqualLinear(ch[4] * 16, ch[4], activate=True),
+            EqualLinear(ch[4], 1))
+        if pretrained is not None:
+            self.load_pretrained(pretrained['ckpt_path'],
+                                 pretrained.get('prefix', ''))
+
+    def load_pretrained(self, checkpoint: str, prefix: Optional[str]) -> None:
+        """Load strictly from ``checkpoint`` (keys under ``prefix``)."""
+        state = load_state_dict_from_file(checkpoint, prefix)
+        check_state_dict(state, self.state_dict(), 'StyleGAN2 discriminator',
+                         f'checkpoint {checkpoint!r} (prefix {prefix!r})')
+        self.load_state_dict(state, strict=True)
+
+    def init_weights(self) -> None:
+        """mmengine init; a ``Pretrained`` init_cfg loads strictly."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            self.load_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Score images.
+
+        Args:
+            x (Tensor): (N, img_channels, in_size, in_size) images.
+
+        Returns:
+            Tensor: (N, 1) logits (real > fake).
+        """
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.img_channels,
+                                                 self.in_size, self.in_size):
+            raise ValueError(
+                'GLEANDiscriminator expects (N, '
+                f'{self.img_channels}, {self.in_size}, {self.in_size}) '
+                f'images, got {tuple(x.shape)}')
+        if self.input_bgr2rgb:
+            x = x.flip(1)
+        with torch.autocast(x.device.type, dtype=torch.float16,
+                            enabled=self.fp16_enabled):
+            x = self.mbstd_layer(self.convs(x))
+            x = self.final_linear(self.final_conv(x).flatten(1))
+        return x.float()

@@ -1,0 +1,67 @@
+"""Test (and evaluate) a checkpoint with the stock mmengine Runner.
+
+Example::
+
+    python tools/test.py configs/glean_demo.py work_dirs/demo/iter_400.pth \
+        --out work_dirs/demo/metrics.json
+    tools/dist_test.sh configs/glean_cat_8x.py glean_cat_8x.pth 8
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
+from glean_plugin.engine.launch import MetricsJsonHook, init_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='write the metrics to this file '
+                        '(.json; .pkl/.pickle also dumps the predictions)')
+    parser.add_argument('--work-dir', help='the dir for logs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.out and not args.out.endswith(('.json', '.pkl', '.pickle')):
+        parser.error(f'--out must end with .json, .pkl or .pickle, got '
+                     f'{args.out!r}')
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        parser.error(f'checkpoint not found: {args.checkpoint!r}')
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    from mmengine.evaluator import DumpResults
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    init_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    if args.out and args.out.endswith(('.pkl', '.pickle')):
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    if args.out and args.out.endswith('.json'):
+        runner.register_hook(MetricsJsonHook(args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
