@@ -2,16 +2,21 @@
 
 ``custom_imports = dict(imports=['glean_plugin.dropin'])`` lets MMagic's GLEAN
 configs and checkpoints run unchanged on an mmcv without compiled ops:
-``GLEANStyleGANv2`` then builds :class:`glean_plugin.GLEANNet` (same arguments,
-same state-dict keys). MMagic's class stays importable from
-``mmagic.models.editors.glean.glean_styleganv2``.
+``GLEANStyleGANv2`` then builds :class:`glean_plugin.GLEANNet`, and
+``StyleGANv2Discriminator`` / ``StyleGAN2Discriminator`` build
+:class:`glean_plugin.GLEANDiscriminator` (same arguments, same state-dict
+keys). MMagic's classes stay importable from their modules.
 """
 from .registry import MODELS
-from .models import GLEANNet
+from .models import GLEANDiscriminator, GLEANNet
 
 import mmagic.models  # noqa: E402,F401  (register MMagic's names first)
 
-DROPIN_NAMES = {'GLEANStyleGANv2': GLEANNet}
+DROPIN_NAMES = {
+    'GLEANStyleGANv2': GLEANNet,
+    'StyleGANv2Discriminator': GLEANDiscriminator,
+    'StyleGAN2Discriminator': GLEANDiscriminator,
+}
 
 for _name, _cls in DROPIN_NAMES.items():
     MODELS.register_module(name=_name, module=_cls, force=True)

@@ -156,14 +156,15 @@ class GLEANNet(BaseModule):
 
         # fusion of encoder features into the bank, 4x4 .. in_size
         self.fusion_out = nn.ModuleList()
-        # Kept only so that MMagic checkpoints load: they fuse encoder
-        # features into the bank's RGB skip path, which never reaches the
-        # output.
+        # Kept (frozen) only so that MMagic checkpoints load: they fuse
+        # encoder features into the bank's RGB skip path, which never reaches
+        # the output.
         self.fusion_skip = nn.ModuleList()
         for res in self.encoder_res[::-1]:
             self.fusion_out.append(
                 nn.Conv2d(2 * channels[res], channels[res], 3, 1, 1))
             self.fusion_skip.append(nn.Conv2d(channels[res] + 3, 3, 3, 1, 1))
+        self.fusion_skip.requires_grad_(False)
 
         # decoder: in_size -> out_size, fusing the bank's features
         self.decoder_res = [

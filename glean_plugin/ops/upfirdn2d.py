@@ -28,7 +28,7 @@ def make_fir_kernel(taps: Sequence[float]) -> torch.Tensor:
     Returns:
         Tensor: (K, K) float32 kernel summing to 1.
     """
-    k = torch.as_tensor(taps, dtype=torch.float32)
+    k = torch.as_tensor(taps, dtype=torch.float32, device='cpu')
     if k.ndim == 1:
         k = k[None, :] * k[:, None]
     if k.ndim != 2 or k.numel() == 0:

@@ -1,0 +1,75 @@
+"""GLEANDiscriminator against MMagic's StyleGANv2Discriminator."""
+import pytest
+import torch
+
+from glean_plugin.checkpoint import CheckpointMismatchError
+from glean_plugin.models import GLEANDiscriminator
+from glean_plugin.registry import MODELS
+from helpers import assert_rel_close, randomize_state_dict
+
+
+def _mmagic_disc(**kwargs):
+    import mmagic.models  # noqa: F401
+    return MODELS.build(dict(type='StyleGANv2Discriminator', **kwargs))
+
+
+@pytest.mark.parametrize('size,multiplier,batch', [(32, 1, 3), (64, 1, 8)])
+def test_parity_with_mmagic(size, multiplier, batch):
+    ref = _mmagic_disc(in_size=size, channel_multiplier=multiplier)
+    ours = GLEANDiscriminator(size, channel_multiplier=multiplier)
+    state = randomize_state_dict(ref.state_dict())
+    assert {k: v.shape for k, v in state.items()} == {
+        k: v.shape for k, v in ours.state_dict().items()}
+    ref.load_state_dict(state)
+    ours.load_state_dict(state, strict=True)
+    x = torch.randn(batch, 3, size, size, requires_grad=True)
+    out_ref, out = ref(x), ours(x)
+    assert out.shape == (batch, 1)
+    assert_rel_close(out, out_ref, 1e-5, 'logits')
+    g_ref, = torch.autograd.grad(out_ref.square().sum(), x)
+    g, = torch.autograd.grad(out.square().sum(), x)
+    assert_rel_close(g, g_ref, 1e-5, 'input gradient')
+
+
+def _write_stylegan2_checkpoint(path, disc):
+    state = randomize_state_dict(disc.state_dict(), seed=3)
+    torch.save({'state_dict': {f'discriminator.{k}': v
+                               for k, v in state.items()}}, path)
+    return state
+
+
+def test_pretrained_init_cfg_loads_exactly(tmp_path):
+    path = str(tmp_path / 'sg2.pth')
+    expected = _write_stylegan2_checkpoint(path, GLEANDiscriminator(32))
+    disc = GLEANDiscriminator(
+        32, init_cfg=dict(type='Pretrained', checkpoint=path,
+                          prefix='discriminator'))
+    disc.init_weights()
+    for key, value in disc.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+def test_pretrained_mismatch_raises(tmp_path):
+    path = str(tmp_path / 'sg2_64.pth')
+    _write_stylegan2_checkpoint(path, GLEANDiscriminator(64))
+    disc = GLEANDiscriminator(
+        32, init_cfg=dict(type='Pretrained', checkpoint=path,
+                          prefix='discriminator'))
+    with pytest.raises(CheckpointMismatchError, match='unexpected'):
+        disc.init_weights()
+    with pytest.raises(CheckpointMismatchError, match='no key under prefix'):
+        GLEANDiscriminator(32, pretrained=dict(ckpt_path=path, prefix='disc'))
+
+
+def test_input_and_argument_errors():
+    disc = GLEANDiscriminator(32)
+    with pytest.raises(ValueError, match=r'expects \(N, 3, 32, 32\).*got'):
+        disc(torch.randn(2, 3, 64, 64))
+    with pytest.raises(ValueError, match='multiple'):
+        disc(torch.randn(6, 3, 32, 32))
+    with pytest.raises(ValueError, match='power of two'):
+        GLEANDiscriminator(48)
+    with pytest.raises(ValueError, match='conditional'):
+        GLEANDiscriminator(32, cond_size=10)
+    with pytest.raises(TypeError, match='unexpected arguments'):
+        GLEANDiscriminator(32, not_an_argument=1)
