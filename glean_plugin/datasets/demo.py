@@ -13,6 +13,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from .prepare import matlab_downsample
+
 __all__ = ['DEMO_TRAIN_IMAGES', 'DEMO_VAL_IMAGES', 'build_demo_dataset']
 
 # Colour photographs and grey textures (replicated to RGB) shipped inside
@@ -40,13 +42,6 @@ def _load(name: str) -> np.ndarray:
     return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 
 
-def _downsample(gt: np.ndarray, scale: int) -> np.ndarray:
-    from mmagic.datasets.transforms import MATLABLikeResize
-    lr = MATLABLikeResize(keys=['img'], scale=1 / scale)(
-        {'img': gt.astype(np.float64) / 255.})['img']
-    return np.clip(np.round(lr * 255), 0, 255).astype(np.uint8)
-
-
 def _write_split(root: str, names: Sequence[str], crops_per_image: int,
                  gt_size: int, scales: Sequence[int],
                  rng: np.random.Generator) -> int:
@@ -69,7 +64,7 @@ def _write_split(root: str, names: Sequence[str], crops_per_image: int,
             iio.imwrite(osp.join(root, 'GT', fname), gt)
             for s in scales:
                 iio.imwrite(osp.join(root, f'BIx{s}_down', fname),
-                            _downsample(gt, s))
+                            matlab_downsample(gt, s))
             files.append(fname)
     with open(osp.join(root, META_FILE), 'w') as f:
         f.write(''.join(f'{fname}\n' for fname in files))
