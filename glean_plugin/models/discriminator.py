@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 
 from ..checkpoint import check_state_dict, load_state_dict_from_file
 from ..registry import MODELS
-from .latent_bank import STYLEGAN2_MAX_CHANNELS, stylegan2_channels
+from .latent_bank import stylegan2_channels
 from .layers import EqualLinear
 from .layers.discriminator import ConvDownLayer, MiniBatchStdDev, ResBlock
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
@@ -41,7 +41,8 @@ class GLEANDiscriminator(BaseModule):
             strictly.
         pretrained (dict, optional): ``dict(ckpt_path=..., prefix=...)``, as
             MMagic's, loaded at construction.
-        max_channels (int): caps the channel table (512 = MMagic's).
+        max_channels (int, optional): caps the channel table (None, the
+            default, is MMagic's).
         **unused: MMagic's remaining arguments (``cond_mapping_channels``,
             ``cond_mapping_layers``, ``num_fp16_scales``, ``out_fp32``,
             ``convert_input_fp32``), accepted for config compatibility.
@@ -58,7 +59,7 @@ class GLEANDiscriminator(BaseModule):
                  input_bgr2rgb: bool = False,
                  init_cfg: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
-                 max_channels: int = STYLEGAN2_MAX_CHANNELS,
+                 max_channels: Optional[int] = None,
                  **unused) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_size < 8 or in_size & (in_size - 1):

@@ -10,7 +10,7 @@ from mmengine.model import BaseModule
 
 from ..checkpoint import check_state_dict, load_state_dict_from_file
 from ..registry import MODELS
-from .latent_bank import STYLEGAN2_MAX_CHANNELS, StyleGAN2LatentBank
+from .latent_bank import StyleGAN2LatentBank
 from .layers import PixelShufflePack, RRDBFeatureExtractor
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
@@ -68,9 +68,9 @@ class GLEANNet(BaseModule):
             clamped to +-256), as MMagic's. Default: False.
         bgr2rgb (bool): accepted for compatibility; it only affects the
             bank's RGB output, which GLEAN does not use. Default: False.
-        max_channels (int): caps the bank's channel table (and so the
-            encoder's and decoder's). 512 is MMagic's table; smaller values
-            give small models for experiments, demos and tests.
+        max_channels (int, optional): caps the bank's channel table (and so
+            the encoder's and decoder's). None (default) is MMagic's table;
+            small values give small models for experiments, demos and tests.
         pretrained (str, optional): StyleGAN2 checkpoint for the latent bank,
             loaded at construction (keys under ``pretrained_prefix``).
         pretrained_prefix (str): prefix of the bank in ``pretrained``.
@@ -96,7 +96,7 @@ class GLEANNet(BaseModule):
                  init_cfg: Optional[dict] = None,
                  fp16_enabled: bool = False,
                  bgr2rgb: bool = False,
-                 max_channels: int = STYLEGAN2_MAX_CHANNELS,
+                 max_channels: Optional[int] = None,
                  pretrained: Optional[str] = None,
                  pretrained_prefix: str = 'generator_ema',
                  modconv_impl: str = 'scaled') -> None:

@@ -16,8 +16,9 @@ from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
 __all__ = ['StyleGAN2LatentBank', 'stylegan2_channels']
 
-# StyleGAN2 config-f: channels = min(512, 16384 * multiplier / res).
-STYLEGAN2_MAX_CHANNELS = 512
+# StyleGAN2 config-f: 512 channels up to 32x32, then 16384 * multiplier / res.
+LOW_RES_CHANNELS = 512
+LOW_RES_LIMIT = 32
 _CHANNEL_BASE = 16384
 # Clamp applied to fp16 activations, as StyleGAN2-ADA / MMagic (conv_clamp).
 FP16_CONV_CLAMP = 256.0
@@ -27,15 +28,15 @@ FuseFn = Callable[[int, torch.Tensor], torch.Tensor]
 
 def stylegan2_channels(out_size: int,
                        channel_multiplier: int = 2,
-                       max_channels: int = STYLEGAN2_MAX_CHANNELS
-                       ) -> Dict[int, int]:
-    """StyleGAN2's channel table for resolutions 4..out_size.
+                       max_channels: Optional[int] = None) -> Dict[int, int]:
+    """StyleGAN2's channel table (MMagic's) for resolutions 4..out_size.
 
     Args:
         out_size (int): largest resolution (power of two).
         channel_multiplier (int): 2 for config-f. Default: 2.
-        max_channels (int): cap on every resolution; 512 reproduces MMagic's
-            table, smaller values give small banks for experiments and tests.
+        max_channels (int, optional): caps every resolution; None (default)
+            is MMagic's table. Small values give small models for
+            experiments, demos and tests.
 
     Returns:
         dict[int, int]: resolution -> channels.
@@ -43,8 +44,9 @@ def stylegan2_channels(out_size: int,
     table = {}
     res = 4
     while res <= out_size:
-        table[res] = int(
-            min(max_channels, _CHANNEL_BASE * channel_multiplier // res))
+        ch = LOW_RES_CHANNELS if res <= LOW_RES_LIMIT else (
+            _CHANNEL_BASE * channel_multiplier // res)
+        table[res] = ch if max_channels is None else min(ch, max_channels)
         res *= 2
     return table
 
@@ -59,7 +61,7 @@ class StyleGAN2LatentBank(nn.Module):
         channel_multiplier (int): channel multiplier. Default: 2.
         blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
         lr_mlp (float): mapping learning-rate multiplier. Default: 0.01.
-        max_channels (int): channel cap, see ``stylegan2_channels``.
+        max_channels (int, optional): channel cap, see ``stylegan2_channels``.
         out_channels (int): image channels of the RGB path. Default: 3.
         modconv_impl (str): 'scaled' (default) or 'grouped'.
         fp16_enabled (bool): run the synthesis convs in float16 autocast with
@@ -73,7 +75,7 @@ class StyleGAN2LatentBank(nn.Module):
                  channel_multiplier: int = 2,
                  blur_kernel: Sequence[int] = DEFAULT_BLUR_KERNEL,
                  lr_mlp: float = 0.01,
-                 max_channels: int = STYLEGAN2_MAX_CHANNELS,
+                 max_channels: Optional[int] = None,
                  out_channels: int = 3,
                  modconv_impl: str = 'scaled',
                  fp16_enabled: bool = False) -> None:

@@ -217,18 +217,21 @@ class ToRGB(nn.Module):
         """Args:
             x (Tensor): (N, I, H, W) features.
             w (Tensor): (N, style_channels) latent.
-            skip (Tensor, optional): (N, C, H/2, W/2) previous RGB image.
+            skip (Tensor, optional): previous RGB image, (N, C, H/2, W/2)
+                (upsampled here) or, without ``upsample``, (N, C, H, W).
 
         Returns:
             Tensor: (N, C, H, W) image.
         """
         out = self.conv(x, w) + self.bias
-        if skip is not None:
+        if skip is None:
+            return out
+        if hasattr(self, 'upsample'):
             kernel = self.upsample.kernel
             p = kernel.shape[0] - UP_FACTOR
             pad0, pad1 = (p + 1) // 2 + UP_FACTOR - 1, p // 2
-            out = out + upfirdn2d(skip, kernel, up=UP_FACTOR, pad=(pad0, pad1))
-        return out
+            skip = upfirdn2d(skip, kernel, up=UP_FACTOR, pad=(pad0, pad1))
+        return out + skip
 
 
 class ConstantInput(nn.Module):

@@ -1,0 +1,41 @@
+"""Shared fixtures for the glean_plugin test suite.
+
+Every test runs on CPU by default; set ``GLEAN_TEST_DEVICE`` (e.g. ``cuda``)
+to run the plugin's own modules on another device. MMagic's reference modules
+always run on CPU: without compiled mmcv ops their CUDA path cannot run.
+"""
+import os
+import sys
+
+import pytest
+import torch
+
+# Make ``tests/helpers.py`` importable whatever pytest's import mode is.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import glean_plugin  # noqa: E402,F401  (installs the mmcv._ext placeholder first)
+from helpers import randomize_state_dict  # noqa: E402,F401
+
+DEVICE_ENV = 'GLEAN_TEST_DEVICE'
+
+
+@pytest.fixture(scope='session')
+def device() -> torch.device:
+    """The device the plugin's modules run on (env GLEAN_TEST_DEVICE)."""
+    dev = torch.device(os.environ.get(DEVICE_ENV, 'cpu'))
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        pytest.fail(f'{DEVICE_ENV}={dev} but CUDA is not available')
+    return dev
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same RNG state."""
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def randomize():
+    """``randomize(state_dict, seed=0)``: see ``helpers.randomize_state_dict``."""
+    return randomize_state_dict
