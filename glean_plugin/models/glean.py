@@ -75,8 +75,9 @@ class GLEANNet(BaseModule):
             loaded at construction (keys under ``pretrained_prefix``).
         pretrained_prefix (str): prefix of the bank in ``pretrained``.
             Default: 'generator_ema'.
-        modconv_impl (str): modulated-conv formulation, 'scaled' (default,
-            faster) or 'grouped' (the paper's form); equal results.
+        modconv_impl (str): modulated-conv formulation, 'scaled' (default:
+            one shared weight for the batch) or 'grouped' (the paper's form);
+            equal results.
     """
 
     def __init__(self,

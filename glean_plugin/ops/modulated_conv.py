@@ -7,8 +7,9 @@ Two formulations give the same result:
   runs as one grouped convolution.
 - ``'scaled'`` (default): the input is scaled by the style, one shared weight
   convolves the whole batch, and the output is scaled by the demodulation
-  coefficients: conv(x * s, w) * d == conv(x, w * s * d). A plain batched
-  convolution is much faster than a grouped one on CPU and on GPU.
+  coefficients: conv(x * s, w) * d == conv(x, w * s * d). One plain batched
+  convolution instead of a grouped one; which is faster depends on the shapes
+  and the device (``tools/analysis/benchmark_speed.py --modconv-impl``).
 """
 from typing import Optional
 
