@@ -17,20 +17,20 @@ work_dir = f'./work_dirs/{experiment_name}'
 data_root = 'data/demo'
 scale = 8
 in_size, out_size = 8, 64
-max_iters = 600
+max_iters = 800
 randomness = dict(seed=0)
 
 model = dict(
     generator=dict(
         in_size=in_size,
         out_size=out_size,
-        style_channels=64,
-        max_channels=64,
+        style_channels=32,
+        max_channels=32,
         num_mlps=2,
         rrdb_channels=32,
         num_rrdbs=2,
         init_cfg=None),
-    discriminator=dict(in_size=out_size, max_channels=32, init_cfg=None),
+    discriminator=dict(in_size=out_size, max_channels=16, init_cfg=None),
     perceptual_loss=dict(pretrained=None))
 
 train_cfg = dict(max_iters=max_iters, val_interval=200)

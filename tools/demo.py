@@ -13,6 +13,7 @@ Example::
     python tools/demo.py --max-iters 100       # a quicker look
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -25,6 +26,7 @@ from mmengine.config import Config
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.datasets.demo import META_FILE
+from glean_plugin.engine.launch import MetricsJsonHook
 
 DEFAULT_CONFIG = osp.join(osp.dirname(__file__), '..', 'configs',
                           'glean_demo.py')
@@ -118,8 +120,12 @@ def main() -> int:
         cfg.train_cfg.val_interval = args.max_iters
         cfg.param_scheduler.T_max = args.max_iters
     runner = Runner.from_cfg(cfg)
+    metrics_path = osp.join(args.work_dir, 'test_metrics.json')
+    runner.register_hook(MetricsJsonHook(metrics_path))
     runner.train()
-    metrics = runner.test()
+    runner.test()
+    with open(metrics_path) as f:
+        metrics = json.load(f)
     train_time = time.time() - start
 
     scale = cfg.model.generator.out_size // cfg.model.generator.in_size
