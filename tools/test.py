@@ -10,10 +10,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.engine.launch import MetricsJsonHook, init_cpu_distributed
+from glean_plugin.engine.launch import (MetricsJsonHook, init_cpu_distributed,
+                                        load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -44,15 +45,8 @@ def main() -> None:
     from mmengine.evaluator import DumpResults
     from mmengine.runner import Runner
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
+                           args.work_dir)
     cfg.load_from = args.checkpoint
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)

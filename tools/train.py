@@ -7,12 +7,13 @@ Example::
 """
 import argparse
 import os
-import os.path as osp
+import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.engine.launch import enable_amp, init_cpu_distributed
+from glean_plugin.engine.launch import (enable_amp, init_cpu_distributed,
+                                        load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,17 +39,13 @@ def main() -> None:
     args = parse_args()
     from mmengine.runner import Runner
 
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
+                           args.work_dir)
     if args.amp:
-        enable_amp(cfg)
+        try:
+            enable_amp(cfg)
+        except ValueError as err:
+            sys.exit(f'error: {err}')
     if args.resume:
         cfg.resume = True
     init_cpu_distributed(cfg, args.launcher)

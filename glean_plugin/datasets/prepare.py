@@ -7,7 +7,6 @@ uses MMagic's MATLAB-like resize.
 """
 import os
 import os.path as osp
-import shutil
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np

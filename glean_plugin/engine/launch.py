@@ -14,7 +14,33 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 __all__ = ['MetricsJsonHook', 'enable_amp', 'init_cpu_distributed',
-           'to_builtin', 'write_json_atomic']
+           'load_tool_config', 'to_builtin', 'write_json_atomic']
+
+
+def load_tool_config(config: str, launcher: str, cfg_options=None,
+                     work_dir=None) -> Config:
+    """Read a config and apply the arguments train/test tools share.
+
+    Args:
+        config (str): config path.
+        launcher (str): ``--launcher``.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): ``--work-dir``; default: the config's, or
+            ``./work_dirs/<config name>``.
+
+    Returns:
+        Config: the config, ready for ``Runner.from_cfg``.
+    """
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    return cfg
 
 
 def init_cpu_distributed(cfg: Config, launcher: str) -> bool:
@@ -47,9 +73,14 @@ def enable_amp(cfg: Config) -> None:
         cfg (Config): config edited in place.
 
     Raises:
-        ValueError: an optimizer wrapper is neither ``OptimWrapper`` nor
-            ``AmpOptimWrapper``.
+        ValueError: no accelerator (mmengine's ``AmpOptimWrapper`` refuses
+            CPU training), or an optimizer wrapper is neither
+            ``OptimWrapper`` nor ``AmpOptimWrapper``.
     """
+    from mmengine.device import get_device
+    if get_device() == 'cpu':
+        raise ValueError('--amp needs a GPU (or NPU/MLU): mmengine\'s '
+                         'AmpOptimWrapper does not train on CPU')
     wrappers = cfg.optim_wrapper
     targets = [wrappers] if 'type' in wrappers else [
         v for v in wrappers.values() if isinstance(v, dict) and 'type' in v

@@ -1,7 +1,7 @@
 """GLEAN backbone: RRDB encoder -> StyleGAN2 latent bank -> pixel-shuffle decoder."""
 import copy
 import math
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn

@@ -1,5 +1,4 @@
 """GLEANSeparateDDP: checkpoints of distributed runs load back."""
-import os
 import socket
 
 import pytest

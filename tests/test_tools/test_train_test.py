@@ -4,6 +4,7 @@ import json
 import math
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -89,3 +90,13 @@ def test_test_tool_rejects_bad_arguments(tmp_path):
     proc = run_tool([PYTHON, 'tools/test.py', CONFIG, CONFIG, '--out',
                      'metrics.txt'])
     assert proc.returncode == 2 and '--out must end with' in proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='checks the refusal on a machine without a GPU')
+def test_amp_on_cpu_is_refused_clearly(tmp_path):
+    proc = run_tool([PYTHON, 'tools/train.py', CONFIG, '--amp', '--work-dir',
+                     str(tmp_path / 'amp')])
+    assert proc.returncode != 0
+    assert '--amp needs a GPU' in proc.stderr
+    assert 'Traceback' not in proc.stderr
