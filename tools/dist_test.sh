@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun: tools/dist_test.sh CONFIG CHECKPOINT GPUS [ARGS]
-# Honours NNODES, NODE_RANK, PORT, MASTER_ADDR. Without CUDA it runs GPUS CPU
-# processes with the gloo backend.
+# Honours NNODES, NODE_RANK, PORT, MASTER_ADDR, and PYTHON (the interpreter,
+# default: python). Without CUDA it runs GPUS CPU processes with gloo.
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2
@@ -12,7 +12,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
 PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

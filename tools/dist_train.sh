@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Distributed training with torchrun: tools/dist_train.sh CONFIG GPUS [ARGS]
-# Honours NNODES, NODE_RANK, PORT, MASTER_ADDR. Without CUDA it runs GPUS CPU
-# processes with the gloo backend.
+# Honours NNODES, NODE_RANK, PORT, MASTER_ADDR, and PYTHON (the interpreter,
+# default: python). Without CUDA it runs GPUS CPU processes with gloo.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -11,7 +11,7 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
 PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

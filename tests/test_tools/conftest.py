@@ -28,7 +28,10 @@ def data_options(root):
 
 def run_tool(args, timeout=600, env=None):
     """Run a command from the repository root; return the finished process."""
-    full_env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    # the launch scripts call ${PYTHON:-python}: use this interpreter (the
+    # project's venv), which need not be first on PATH
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
+                    **(env or {}))
     return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 

@@ -4,8 +4,11 @@ import os.path as osp
 import socket
 
 import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
 
 from conftest import PYTHON, data_options, run_tool
+from helpers import REPO_ROOT
 from test_train_test import CONFIG, SHORT, read_scalars
 
 
@@ -26,6 +29,17 @@ def test_two_rank_training_checkpoint_reloads(tmp_path, tiny_data):
     keys = torch.load(ckpt, map_location='cpu')['state_dict']
     assert not [k for k in keys if '.module.' in k]
     val_psnr = [r['PSNR'] for r in read_scalars(work_dir) if 'PSNR' in r][-1]
+
+    # --resume from the distributed checkpoint restores its weights
+    cfg = Config.fromfile(osp.join(REPO_ROOT, CONFIG))
+    cfg.work_dir = work_dir
+    cfg.resume = True
+    cfg.merge_from_dict(dict(x.split('=') for x in data_options(tiny_data)))
+    runner = Runner.from_cfg(cfg)
+    runner.load_or_resume()
+    assert runner.iter == 2
+    for key, value in runner.model.state_dict().items():
+        assert torch.equal(value, keys[key]), key
 
     out = str(tmp_path / 'metrics.json')
     proc = run_tool([PYTHON, 'tools/test.py', CONFIG, ckpt, '--work-dir',
