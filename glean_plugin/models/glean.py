@@ -228,7 +228,10 @@ class GLEANNet(BaseModule):
             expected and what the checkpoint holds.
         """
         state = load_state_dict_from_file(checkpoint, prefix)
-        source = f'checkpoint {checkpoint!r} (prefix {prefix!r})'
+        self._load_bank_state(
+            state, f'checkpoint {checkpoint!r} (prefix {prefix!r})')
+
+    def _load_bank_state(self, state: dict, source: str) -> None:
         check_state_dict(state, self.generator.state_dict(),
                          'StyleGAN2 latent bank', source)
         self.generator.load_state_dict(state, strict=True)
@@ -243,15 +246,15 @@ class GLEANNet(BaseModule):
                 f"init_cfg of type 'Pretrained' needs a 'checkpoint', got {cfg}")
         state = load_state_dict_from_file(
             checkpoint, prefix, cfg.get('map_location', 'cpu'))
+        source = f'checkpoint {checkpoint!r} (prefix {prefix!r})'
         if any(k.startswith(('encoder.', 'decoder.')) for k in state):
-            source = f'checkpoint {checkpoint!r} (prefix {prefix!r})'
             check_state_dict(state, self.state_dict(), 'GLEAN backbone',
                              source)
             self.load_state_dict(state, strict=True)
             print_log(f'Loaded the GLEAN backbone from {source}',
                       logger='current')
         else:
-            self.load_latent_bank(checkpoint, prefix)
+            self._load_bank_state(state, source)
 
     def init_weights(self) -> None:
         """mmengine init; ``Pretrained`` entries load strictly (see class)."""
