@@ -1,4 +1,5 @@
 """Reading state dicts out of checkpoint files, with errors that say what is wrong."""
+import os.path as osp
 from typing import Dict, Iterable, Mapping, Optional
 
 import torch
@@ -49,10 +50,17 @@ def load_state_dict_from_file(path: str,
             f'checkpoint not found: {path!r}. Download it (e.g. from the '
             'MMagic model zoo) and give its local path; no network access '
             'is assumed.') from err
-    except Exception as err:  # torch.load / pickle failures of any kind
+    except Exception as err:  # torch.load / pickle / download failures
+        hint = ''
+        if '://' in path and not path.startswith('file://'):
+            cached = osp.join(torch.hub.get_dir(), 'checkpoints',
+                              osp.basename(path))
+            hint = (f'. Offline, download it elsewhere and place it at '
+                    f'{cached} (read from there without downloading), or '
+                    'give a local path')
         raise CheckpointMismatchError(
             f'could not read checkpoint {path!r}: {type(err).__name__}: '
-            f'{err}') from err
+            f'{err}{hint}') from err
     if isinstance(ckpt, Mapping) and 'state_dict' in ckpt:
         ckpt = ckpt['state_dict']
     if not isinstance(ckpt, Mapping):
