@@ -1,12 +1,14 @@
 """Reading state dicts out of checkpoint files, with errors that say what is wrong."""
+import copy
 import os.path as osp
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Callable, Dict, Iterable, Mapping, Optional
 
 import torch
+from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CheckpointMismatchError', 'load_state_dict_from_file',
-           'check_state_dict', 'format_key_list']
+__all__ = ['CheckpointMismatchError', 'init_weights_strict',
+           'load_state_dict_from_file', 'check_state_dict', 'format_key_list']
 
 # How many key names an error message lists before summarising.
 MAX_LISTED_KEYS = 8
@@ -114,3 +116,38 @@ def check_state_dict(state: Mapping[str, torch.Tensor],
         lines.append(f'  shape mismatch in {len(mismatched)} keys: '
                      f'{format_key_list(mismatched)}')
     raise CheckpointMismatchError('\n'.join(lines))
+
+
+def init_weights_strict(module, load_pretrained: Callable[[dict], None]) -> None:
+    """mmengine ``init_weights`` with ``Pretrained`` entries loaded strictly.
+
+    mmengine's ``PretrainedInit`` loads non-strictly and only logs what did
+    not match. This runs every other ``init_cfg`` entry through mmengine and
+    hands each ``Pretrained`` entry to ``load_pretrained`` instead.
+
+    Args:
+        module (BaseModule): the module whose ``init_cfg`` is applied
+            (its own ``init_weights`` must not be what calls mmengine's).
+        load_pretrained (callable): called with each ``Pretrained`` entry
+            (which must name a ``checkpoint``).
+
+    Raises:
+        ValueError: a ``Pretrained`` entry without ``checkpoint``.
+    """
+    cfgs = module.init_cfg
+    cfgs = [] if cfgs is None else (
+        list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs])
+    pretrained = [c for c in cfgs if c.get('type') == 'Pretrained']
+    for cfg in pretrained:
+        if not cfg.get('checkpoint'):
+            raise ValueError("init_cfg of type 'Pretrained' needs a "
+                             f"'checkpoint', got {cfg}")
+    original = module.init_cfg
+    module.init_cfg = copy.deepcopy(
+        [c for c in cfgs if c.get('type') != 'Pretrained']) or None
+    try:
+        BaseModule.init_weights(module)
+    finally:
+        module.init_cfg = original
+    for cfg in pretrained:
+        load_pretrained(cfg)

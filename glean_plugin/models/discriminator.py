@@ -6,7 +6,8 @@ import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
-from ..checkpoint import check_state_dict, load_state_dict_from_file
+from ..checkpoint import (check_state_dict, init_weights_strict,
+                          load_state_dict_from_file)
 from ..registry import MODELS
 from .latent_bank import stylegan2_channels
 from .layers import EqualLinear
@@ -104,13 +105,10 @@ class GLEANDiscriminator(BaseModule):
         self.load_state_dict(state, strict=True)
 
     def init_weights(self) -> None:
-        """mmengine init; a ``Pretrained`` init_cfg loads strictly."""
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            self.load_pretrained(cfg['checkpoint'], cfg.get('prefix'))
-            self._is_init = True
-            return
-        super().init_weights()
+        """mmengine init; ``Pretrained`` entries load strictly."""
+        init_weights_strict(
+            self, lambda cfg: self.load_pretrained(cfg['checkpoint'],
+                                                   cfg.get('prefix')))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Score images.

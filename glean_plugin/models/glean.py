@@ -1,5 +1,4 @@
 """GLEAN backbone: RRDB encoder -> StyleGAN2 latent bank -> pixel-shuffle decoder."""
-import copy
 import math
 from typing import Optional, Sequence
 
@@ -8,7 +7,8 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
-from ..checkpoint import check_state_dict, load_state_dict_from_file
+from ..checkpoint import (check_state_dict, init_weights_strict,
+                          load_state_dict_from_file)
 from ..registry import MODELS
 from .latent_bank import StyleGAN2LatentBank
 from .layers import PixelShufflePack, RRDBFeatureExtractor
@@ -240,10 +240,7 @@ class GLEANNet(BaseModule):
 
     def _load_pretrained(self, cfg: dict) -> None:
         """Load a ``Pretrained`` init_cfg: the bank or the whole backbone."""
-        checkpoint, prefix = cfg.get('checkpoint'), cfg.get('prefix')
-        if not checkpoint:
-            raise ValueError(
-                f"init_cfg of type 'Pretrained' needs a 'checkpoint', got {cfg}")
+        checkpoint, prefix = cfg['checkpoint'], cfg.get('prefix')
         state = load_state_dict_from_file(
             checkpoint, prefix, cfg.get('map_location', 'cpu'))
         source = f'checkpoint {checkpoint!r} (prefix {prefix!r})'
@@ -258,19 +255,7 @@ class GLEANNet(BaseModule):
 
     def init_weights(self) -> None:
         """mmengine init; ``Pretrained`` entries load strictly (see class)."""
-        cfgs = self.init_cfg
-        cfgs = [] if cfgs is None else (
-            list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs])
-        pretrained = [c for c in cfgs if c.get('type') == 'Pretrained']
-        others = [c for c in cfgs if c.get('type') != 'Pretrained']
-        original = self.init_cfg
-        self.init_cfg = copy.deepcopy(others) or None
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = original
-        for cfg in pretrained:
-            self._load_pretrained(cfg)
+        init_weights_strict(self, self._load_pretrained)
 
     # ------------------------------------------------------------------ #
     # forward

@@ -73,3 +73,16 @@ def test_input_and_argument_errors():
         GLEANDiscriminator(32, cond_size=10)
     with pytest.raises(TypeError, match='unexpected arguments'):
         GLEANDiscriminator(32, not_an_argument=1)
+
+
+def test_pretrained_in_an_init_cfg_list_is_strict_too(tmp_path):
+    path = str(tmp_path / 'sg2_64.pth')
+    _write_stylegan2_checkpoint(path, GLEANDiscriminator(64))
+    disc = GLEANDiscriminator(
+        32, init_cfg=[dict(type='Constant', val=0., layer='Linear'),
+                      dict(type='Pretrained', checkpoint=path,
+                           prefix='discriminator')])
+    with pytest.raises(CheckpointMismatchError, match='unexpected'):
+        disc.init_weights()
+    with pytest.raises(ValueError, match="needs a 'checkpoint'"):
+        GLEANDiscriminator(32, init_cfg=dict(type='Pretrained')).init_weights()
