@@ -1,0 +1,224 @@
+"""Each data set preset: its constants are the configs', and it builds the
+configs' layout from a small synthetic source of that data set's shape."""
+import glob
+import os
+import os.path as osp
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+from PIL import Image
+
+from glean_plugin.datasets import (PRESETS, get_preset, matlab_downsample,
+                                   matlab_resize, prepare_dataset)
+from helpers import REPO_ROOT
+
+# Which presets a config's train and val loaders read.
+CONFIG_PRESETS = {
+    'cat': ('cat/train', 'cat/test'),
+    'church': ('church/train', 'church/test'),
+    'ffhq': ('ffhq/train', 'celebahq/test'),
+    'celebahq': ('ffhq/train', 'celebahq/test'),
+}
+LEAVES = sorted(
+    c for c in glob.glob(osp.join(REPO_ROOT, 'configs', 'glean_*.py'))
+    if not osp.basename(c).startswith('glean_demo'))
+
+
+def _preset(name):
+    return get_preset(*name.split('/'))
+
+
+def _presets_of(path):
+    dataset = osp.basename(path).split('_')[1]
+    return [_preset(n) for n in CONFIG_PRESETS[dataset]]
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=osp.basename)
+def test_presets_are_the_configs_layout(path):
+    cfg = Config.fromfile(path)
+    gen = cfg.model.generator
+    scale = gen.out_size // gen.in_size
+    for loader, preset in zip((cfg.train_dataloader, cfg.val_dataloader),
+                              _presets_of(path)):
+        dataset = loader.dataset
+        assert dataset.data_root == preset.data_root
+        assert dataset.ann_file == preset.meta_file
+        assert dataset.data_prefix['gt'] == preset.gt_folder
+        assert dataset.data_prefix['img'] == f'BIx{scale}_down'
+        assert scale in preset.scales
+        assert preset.size == gen.out_size
+    assert cfg.test_dataloader.dataset == cfg.val_dataloader.dataset
+
+
+def test_every_preset_scale_is_used_by_a_config():
+    used = {}
+    for path in LEAVES:
+        cfg = Config.fromfile(path)
+        scale = cfg.model.generator.out_size // cfg.model.generator.in_size
+        for preset in _presets_of(path):
+            used.setdefault(preset.name, set()).add(scale)
+    presets = [p for d, splits in PRESETS.items() if d != 'folder'
+               for p in splits.values()]
+    assert {p.name: set(p.scales) for p in presets} == used
+
+
+def _image(rng, h, w):
+    small = rng.integers(0, 256, (max(h // 4, 2), max(w // 4, 2), 3))
+    return cv2.resize(small.astype(np.uint8), (w, h),
+                      interpolation=cv2.INTER_CUBIC)
+
+
+def _write(path, img):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(img).save(path)
+    return np.asarray(Image.open(path).convert('RGB'))  # after jpeg loss
+
+
+def _check(out, preset, expected):
+    """``expected``: {output name: GT}; LR = MATLAB bicubic of the GT."""
+    lines = open(osp.join(out, preset.meta_file)).read().splitlines()
+    size = preset.size
+    assert lines == [f'{n} ({size},{size},3)' for n in expected]
+    folders = sorted([preset.gt_folder, preset.meta_file] +
+                     list(preset.lr_folders))
+    assert sorted(os.listdir(out)) == folders
+    for name, gt in expected.items():
+        written = np.asarray(Image.open(osp.join(out, preset.gt_folder,
+                                                 name)))
+        assert np.array_equal(written, gt), name
+        for folder, s in preset.lr_folders.items():
+            lr = np.asarray(Image.open(osp.join(out, folder, name)))
+            assert lr.shape == (size // s, size // s, 3)
+            assert np.array_equal(lr, matlab_downsample(gt, s))
+
+
+SIZE = 64  # GT side in these tests (the real presets: 256 / 1024)
+
+
+def test_cat_train_resizes_to_square(tmp_path):
+    # an exported LSUN folder: nested, webp, short side 'SIZE', any width
+    rng = np.random.default_rng(0)
+    src = tmp_path / 'cat'
+    a = _write(str(src / '0' / '1' / '0172aa.webp'), _image(rng, SIZE, 80))
+    b = _write(str(src / '0' / '2' / '0172bb.webp'), _image(rng, 48, SIZE))
+    c = _write(str(src / '0172cc.png'), _image(rng, SIZE, SIZE))
+    preset = replace(get_preset('cat'), size=SIZE)
+    out = str(tmp_path / 'cat_train')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, {
+        '0172aa.png': matlab_resize(a, (SIZE, SIZE)),
+        '0172bb.png': matlab_resize(b, (SIZE, SIZE)),
+        '0172cc.png': c,
+    })
+
+
+def test_cat_center_crop(tmp_path):
+    rng = np.random.default_rng(1)
+    src = tmp_path / 'cat'
+    a = _write(str(src / 'wide.png'), _image(rng, SIZE, 90))
+    b = _write(str(src / 'tall.png'), _image(rng, 96, 72))
+    preset = replace(get_preset('cat'), size=SIZE, fit='center-crop')
+    out = str(tmp_path / 'cat_train')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, {
+        'tall.png': matlab_resize(b[12:84], (SIZE, SIZE)),
+        'wide.png': a[:, 13:77],
+    })
+
+
+def test_cat100_needs_its_list(tmp_path):
+    # CAT_DATASET_02.zip: CAT_03/*.jpg beside *.jpg.cat annotations
+    rng = np.random.default_rng(2)
+    src = tmp_path / 'CAT_03'
+    imgs = {
+        n: _write(str(src / f'{n}.jpg'), _image(rng, 75, 100))
+        for n in ('00000800_007', '00000800_016', '00000900_001')
+    }
+    (src / '00000800_007.jpg.cat').write_text('9 1 2 3 4 5 6 7 8 9 10')
+    preset = replace(get_preset('cat', 'test'), size=SIZE)
+    out = str(tmp_path / 'cat_test')
+    with pytest.raises(ValueError, match='list.*CAT dataset'):
+        prepare_dataset(preset, str(src), out)
+    listed = tmp_path / 'meta_info_Cat100_GT.txt'
+    listed.write_text('00000800_007.png (256,256,3)\n'
+                      '00000800_016.png (256,256,3)\n')
+    prepare_dataset(preset, str(src), out, list_file=str(listed),
+                    progress=False)
+    _check(out, preset, {
+        f'{n}.png': matlab_resize(imgs[n], (SIZE, SIZE))
+        for n in ('00000800_007', '00000800_016')
+    })
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_church_from_lmdb(tmp_path, split):
+    lmdb = pytest.importorskip('lmdb')
+    rng = np.random.default_rng(3)
+    db = tmp_path / f'church_outdoor_{split}_lmdb'
+    env = lmdb.open(str(db), map_size=1 << 24)
+    expected = {}
+    with env.begin(write=True) as txn:
+        for key, (h, w) in {'b1': (SIZE, 85), 'a0': (SIZE, SIZE)}.items():
+            jpeg = tmp_path / f'{key}.jpg'
+            img = _write(str(jpeg), _image(rng, h, w))
+            txn.put(key.encode(), jpeg.read_bytes())
+            expected[f'{key}.png'] = (img if w == SIZE else
+                                      matlab_resize(img, (SIZE, SIZE)))
+    env.close()
+    preset = replace(get_preset('church', split), size=SIZE)
+    out = str(tmp_path / 'church')
+    prepare_dataset(preset, str(db), out, progress=False)
+    _check(out, preset, dict(sorted(expected.items())))
+
+
+def test_ffhq_flattens_subfolders_and_refuses_other_sizes(tmp_path):
+    rng = np.random.default_rng(4)
+    src = tmp_path / 'images1024x1024'
+    imgs = {
+        f'{i:05d}.png': _write(str(src / f'{i // 1000 * 1000:05d}' /
+                                   f'{i:05d}.png'), _image(rng, SIZE, SIZE))
+        for i in (0, 1, 1000)
+    }
+    (src / 'LICENSE.txt').write_text('CC BY-NC-SA 4.0')
+    preset = replace(get_preset('ffhq'), size=SIZE)
+    out = str(tmp_path / 'ffhq')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, imgs)
+    _write(str(src / '02000' / '02000.png'), _image(rng, SIZE, SIZE - 16))
+    with pytest.raises(ValueError, match=r"02000.png'?: expected 64x64 "
+                       r'\(width x height\), got 48x64'):
+        prepare_dataset(preset, str(src), out, overwrite=True,
+                        progress=False)
+
+
+def test_celebahq_takes_the_first_images_in_natural_order(tmp_path):
+    # CelebAMask-HQ names its images 0.jpg .. 29999.jpg
+    rng = np.random.default_rng(5)
+    src = tmp_path / 'CelebA-HQ-img'
+    imgs = {
+        i: _write(str(src / f'{i}.jpg'), _image(rng, SIZE, SIZE))
+        for i in (0, 1, 2, 10, 11)
+    }
+    preset = replace(get_preset('celebahq'), size=SIZE, limit=3)
+    out = str(tmp_path / 'CelebA-HQ')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, {f'{i}.png': imgs[i] for i in (0, 1, 2)})
+    with pytest.raises(ValueError, match='first 6 images.*has 5'):
+        prepare_dataset(replace(preset, limit=6), str(src), out,
+                        overwrite=True)
+
+
+def test_real_preset_values():
+    assert get_preset('cat').size == get_preset('church').size == 256
+    assert get_preset('ffhq').size == get_preset('celebahq').size == 1024
+    assert get_preset('celebahq').limit == 100
+    assert get_preset('cat', 'test').list_required
+    assert get_preset('cat').fit == 'resize'
+    assert get_preset('ffhq').fit == get_preset('celebahq').fit == 'exact'
+    with pytest.raises(ValueError, match='unknown data set'):
+        get_preset('cars')
+    with pytest.raises(ValueError, match='splits'):
+        get_preset('ffhq', 'test')
