@@ -1,0 +1,28 @@
+"""Inference without ground truth: super-resolution and retouching.
+
+Example::
+
+    from glean_plugin.apis import (InferenceSettings, init_generator,
+                                   super_resolve)
+    generator = init_generator('configs/glean_cat_8x.py', 'glean_cat_8x.pth')
+    settings = InferenceSettings.from_config('configs/glean_cat_8x.py')
+    sr = super_resolve(generator, [lr_rgb_uint8], settings)[0]
+"""
+from .files import (InferenceSummary, InputSkippedWarning, collect_images,
+                    lr_path_for, plan_outputs, read_image, retouch_file,
+                    super_resolve_files, write_png_atomic)
+from .generator import (InferenceSettings, init_generator, load_config,
+                        load_generator_state, resolve_device)
+from .inference import (InputResizedWarning, InputSizeError, fit_input_size,
+                        generator_sizes, matlab_resize, retouch, retouch_input,
+                        super_resolve)
+
+__all__ = [
+    'InferenceSettings', 'InferenceSummary', 'InputResizedWarning',
+    'InputSizeError', 'InputSkippedWarning', 'collect_images',
+    'fit_input_size', 'generator_sizes', 'init_generator', 'load_config',
+    'load_generator_state', 'lr_path_for', 'matlab_resize', 'plan_outputs',
+    'read_image', 'resolve_device', 'retouch', 'retouch_file',
+    'retouch_input', 'super_resolve', 'super_resolve_files',
+    'write_png_atomic'
+]

@@ -1,0 +1,316 @@
+"""Inference and retouching from image files to PNG files.
+
+Everything that can be checked is checked before anything is written: the
+inputs exist and decode, have the model's size (or are resized with a
+warning), and no output would land on an input or, without ``overwrite``, on
+an existing file. Each output is written to a temporary name and renamed.
+"""
+import os
+import os.path as osp
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch.nn as nn
+from mmengine.utils import ProgressBar
+
+from ..checkpoint import format_key_list
+from ..datasets.prepare import IMAGE_EXTENSIONS
+from .generator import InferenceSettings
+from .inference import (InputSizeError, fit_input_size, generator_sizes,
+                        retouch, super_resolve)
+
+__all__ = ['InferenceSummary', 'InputSkippedWarning', 'collect_images',
+           'lr_path_for', 'plan_outputs', 'read_image', 'retouch_file',
+           'super_resolve_files', 'write_png_atomic']
+
+OUTPUT_EXTENSION = '.png'
+LR_SUFFIX = '_lr'
+
+
+class InputSkippedWarning(UserWarning):
+    """A folder entry that is not an image was skipped."""
+
+
+@dataclass
+class InferenceSummary:
+    """What ``super_resolve_files`` did.
+
+    Args:
+        written (list[str]): output files, in input order.
+        skipped (list[str]): folder entries skipped (not images).
+        resized (list[str]): inputs resized to the model's in_size.
+    """
+
+    written: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    resized: List[str] = field(default_factory=list)
+
+
+def read_image(path: str,
+               settings: Optional[InferenceSettings] = None) -> np.ndarray:
+    """Read an image as the config's ``LoadImageFromFile`` does, in RGB.
+
+    Args:
+        path (str): image file.
+        settings (InferenceSettings, optional): colour type and decode
+            backend. Default: colour, mmcv's default backend.
+
+    Returns:
+        ndarray: uint8 (H, W, C) RGB (C = 1 for grayscale colour types).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a decodable 8-bit image.
+    """
+    import mmcv
+    settings = settings or InferenceSettings()
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image not found: {path!r}')
+    with open(path, 'rb') as f:
+        content = f.read()
+    try:
+        img = mmcv.imfrombytes(content, flag=settings.color_type,
+                               channel_order='rgb',
+                               backend=settings.imdecode_backend)
+    except Exception as err:  # each decoder raises its own types
+        raise ValueError(f'cannot read {path!r} as an image: '
+                         f'{type(err).__name__}: {err}') from err
+    if img is None or img.size == 0:
+        raise ValueError(f'cannot read {path!r} as an image: not a valid or '
+                         'complete image file')
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.dtype != np.uint8:
+        raise ValueError(f'{path!r}: expected an 8-bit image, got {img.dtype}')
+    return img
+
+
+def write_png_atomic(path: str, img: np.ndarray) -> None:
+    """Write a uint8 (H, W, C) RGB image as PNG under a temporary name in the
+    same folder, then rename it: readers never see a half-written file."""
+    import imageio.v3 as iio
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path),
+                               suffix='.tmp' + OUTPUT_EXTENSION)
+    os.close(fd)
+    try:
+        iio.imwrite(tmp, img[..., 0] if img.shape[2] == 1 else img,
+                    extension=OUTPUT_EXTENSION)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def collect_images(input_path: str) -> Tuple[List[str], List[str]]:
+    """The image files of an input: the file itself, or a folder's images.
+
+    In a folder, entries whose extension is not one of ``IMAGE_EXTENSIONS``
+    (and sub-folders) are skipped with an ``InputSkippedWarning`` naming them.
+    A file given directly is taken whatever its extension.
+
+    Args:
+        input_path (str): an image file or a folder of images.
+
+    Returns:
+        tuple[list[str], list[str]]: image paths (sorted) and skipped paths.
+
+    Raises:
+        FileNotFoundError: ``input_path`` does not exist.
+        ValueError: the folder holds no image.
+    """
+    if osp.isfile(input_path):
+        return [input_path], []
+    if not osp.isdir(input_path):
+        raise FileNotFoundError(f'input not found: {input_path!r}')
+    images, skipped = [], []
+    for name in sorted(os.listdir(input_path)):
+        path = osp.join(input_path, name)
+        if osp.isfile(path) and name.lower().endswith(IMAGE_EXTENSIONS):
+            images.append(path)
+            continue
+        skipped.append(path)
+        what = 'a folder' if osp.isdir(path) else 'not an image ({})'.format(
+            ', '.join(IMAGE_EXTENSIONS))
+        warnings.warn(f'skipped {path!r}: {what}', InputSkippedWarning,
+                      stacklevel=2)
+    if not images:
+        raise ValueError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) in '
+                         f'{input_path!r}')
+    return images, skipped
+
+
+def _same_file(path: str, others: Sequence[str]) -> Optional[str]:
+    """The first of ``others`` that is the same file as ``path``."""
+    if not osp.exists(path):
+        return None
+    return next((o for o in others if osp.samefile(path, o)), None)
+
+
+def plan_outputs(inputs: Sequence[str],
+                 out_dir: str,
+                 overwrite: bool = False) -> List[str]:
+    """Output paths ``out_dir/<input stem>.png``, checked before any writing.
+
+    Args:
+        inputs (Sequence[str]): input image paths.
+        out_dir (str): output folder (need not exist).
+        overwrite (bool): allow replacing existing outputs (never inputs).
+
+    Returns:
+        list[str]: one output path per input.
+
+    Raises:
+        ValueError: ``out_dir`` is a file, two inputs would write the same
+            output, or an output would overwrite an input.
+        FileExistsError: outputs exist and ``overwrite`` is False.
+    """
+    if osp.exists(out_dir) and not osp.isdir(out_dir):
+        raise ValueError(f'output folder {out_dir!r} is a file')
+    outputs = [osp.join(out_dir, osp.splitext(osp.basename(p))[0] +
+                        OUTPUT_EXTENSION) for p in inputs]
+    first = {}
+    for inp, out in zip(inputs, outputs):
+        if out in first:
+            raise ValueError(f'{first[out]!r} and {inp!r} would both be '
+                             f'written to {out!r}')
+        first[out] = inp
+    for out in outputs:
+        clash = _same_file(out, inputs)
+        if clash:
+            raise ValueError(f'output {out!r} would overwrite the input '
+                             f'{clash!r}: choose another output folder')
+    existing = [o for o in outputs if osp.exists(o)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f'{len(existing)} output(s) exist: {format_key_list(existing)}; '
+            'pass overwrite (--overwrite) to replace them')
+    return outputs
+
+
+def super_resolve_files(generator: nn.Module,
+                        input_path: str,
+                        out_dir: str,
+                        settings: Optional[InferenceSettings] = None,
+                        batch_size: int = 1,
+                        resize: bool = False,
+                        overwrite: bool = False,
+                        progress: bool = True) -> InferenceSummary:
+    """Super-resolve an image or a folder of images into PNGs.
+
+    All inputs are read and checked first (LR images are small; resized
+    inputs are kept at in_size only), then super-resolved in batches; each
+    output is written as soon as its batch is done.
+
+    Args:
+        generator (nn.Module): e.g. from ``init_generator``.
+        input_path (str): an image file or a folder (see ``collect_images``).
+        out_dir (str): output folder, created if needed; outputs are named
+            ``<input stem>.png``.
+        settings (InferenceSettings, optional): see ``super_resolve``.
+        batch_size (int): images per forward pass.
+        resize (bool): resize inputs that are not in_size x in_size
+            (see ``fit_input_size``) instead of refusing them.
+        overwrite (bool): replace existing outputs (inputs never).
+        progress (bool): show a progress bar.
+
+    Returns:
+        InferenceSummary: what was written, skipped and resized.
+
+    Raises:
+        FileNotFoundError, FileExistsError, ValueError: see
+            ``collect_images``, ``plan_outputs``, ``read_image``;
+            ``InputSizeError`` (a ValueError) lists every input of the
+            wrong size. Nothing is written then.
+    """
+    settings = settings or InferenceSettings()
+    in_size, _ = generator_sizes(generator)
+    inputs, skipped = collect_images(input_path)
+    outputs = plan_outputs(inputs, out_dir, overwrite)
+    summary = InferenceSummary(skipped=skipped)
+    images, wrong_size = [], []
+    for path in inputs:
+        img = read_image(path, settings)
+        if img.shape[:2] != (in_size, in_size):
+            if not resize:
+                wrong_size.append(f'{path} ({img.shape[1]}x{img.shape[0]})')
+                continue
+            summary.resized.append(path)
+        images.append(fit_input_size(img, in_size, resize, name=path))
+    if wrong_size:
+        raise InputSizeError(
+            f'the model takes {in_size}x{in_size} (WxH) inputs; '
+            f'{len(wrong_size)} input(s) differ: '
+            f'{format_key_list(wrong_size)}')
+    os.makedirs(out_dir, exist_ok=True)
+    bar = ProgressBar(len(images)) if progress else None
+    for start in range(0, len(images), batch_size):
+        batch = super_resolve(generator, images[start:start + batch_size],
+                              settings, batch_size)
+        for out_path, img in zip(outputs[start:start + batch_size], batch):
+            write_png_atomic(out_path, img)
+            summary.written.append(out_path)
+        if bar:
+            bar.update(len(batch))
+    return summary
+
+
+def lr_path_for(output: str) -> str:
+    """Where ``retouch_file`` writes the LR input: ``<output>_lr.png``."""
+    return osp.splitext(output)[0] + LR_SUFFIX + OUTPUT_EXTENSION
+
+
+def retouch_file(generator: nn.Module,
+                 edited_path: str,
+                 output: str,
+                 settings: Optional[InferenceSettings] = None,
+                 resize: bool = False,
+                 save_lr: bool = False,
+                 overwrite: bool = False) -> Tuple[str, Optional[str]]:
+    """Retouch an edited image file (see ``retouch``) into a PNG.
+
+    Args:
+        generator (nn.Module): e.g. from ``init_generator``.
+        edited_path (str): the edited high-resolution image.
+        output (str): output ``.png`` file; its folder is created if needed.
+        settings (InferenceSettings, optional): see ``super_resolve``.
+        resize (bool): see ``retouch_input``.
+        save_lr (bool): also write the LR input to ``lr_path_for(output)``.
+        overwrite (bool): replace existing outputs (never the input).
+
+    Returns:
+        tuple[str, str | None]: the output path and the LR path (None unless
+        ``save_lr``).
+
+    Raises:
+        FileNotFoundError, ValueError: see ``read_image`` and
+            ``retouch_input``; ``output`` not ending in .png or naming the
+            input.
+        FileExistsError: an output exists and ``overwrite`` is False.
+    """
+    if not output.lower().endswith(OUTPUT_EXTENSION):
+        raise ValueError(f'the output must be a {OUTPUT_EXTENSION} file, got '
+                         f'{output!r}')
+    targets = [output] + ([lr_path_for(output)] if save_lr else [])
+    for target in targets:
+        if osp.isdir(target):
+            raise ValueError(f'output {target!r} is a folder')
+        if _same_file(target, [edited_path]):
+            raise ValueError(f'output {target!r} would overwrite the input '
+                             f'{edited_path!r}')
+    existing = [t for t in targets if osp.exists(t)]
+    if existing and not overwrite:
+        raise FileExistsError(f'output exists: {", ".join(existing)}; pass '
+                              'overwrite (--overwrite) to replace it')
+    edited = read_image(edited_path, settings)
+    result, lr = retouch(generator, edited, settings, resize,
+                         name=edited_path)
+    os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
+    if save_lr:
+        write_png_atomic(targets[1], lr)
+    write_png_atomic(output, result)
+    return output, targets[1] if save_lr else None
