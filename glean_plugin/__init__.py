@@ -6,6 +6,7 @@ models into MMagic's registries.
 """
 from . import registry  # noqa: F401  (must come first: mmcv compatibility)
 from . import engine  # noqa: F401  (registers GLEANSeparateDDP)
+from . import evaluation  # noqa: F401  (registers metrics)
 from .models import (GLEANDiscriminator, GLEANNet, StyleGAN2LatentBank,
                      VGGPerceptualLoss)
 
