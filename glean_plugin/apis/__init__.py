@@ -7,7 +7,14 @@ Example::
     generator = init_generator('configs/glean_cat_8x.py', 'glean_cat_8x.pth')
     settings = InferenceSettings.from_config('configs/glean_cat_8x.py')
     sr = super_resolve(generator, [lr_rgb_uint8], settings)[0]
+
+Benchmarks against ground truth (any MMagic SR generator and a bicubic
+baseline): ``glean_plugin.apis.benchmark``, ``tools/benchmark.py``.
 """
+from .benchmark import (BenchmarkReport, BenchmarkResult, ImageQuality,
+                        ModelSpec, PairedData, TimingSettings,
+                        benchmark_bicubic, benchmark_model, load_paired_data,
+                        run_generator)
 from .files import (InferenceSummary, InputSkippedWarning, collect_images,
                     lr_path_for, plan_outputs, read_image, retouch_file,
                     super_resolve_files, write_png_atomic)
@@ -18,6 +25,9 @@ from .inference import (InputResizedWarning, InputSizeError, fit_input_size,
                         super_resolve)
 
 __all__ = [
+    'BenchmarkReport', 'BenchmarkResult', 'ImageQuality', 'ModelSpec',
+    'PairedData', 'TimingSettings', 'benchmark_bicubic', 'benchmark_model',
+    'load_paired_data', 'run_generator',
     'InferenceSettings', 'InferenceSummary', 'InputResizedWarning',
     'InputSizeError', 'InputSkippedWarning', 'collect_images',
     'fit_input_size', 'generator_sizes', 'init_generator', 'load_config',
