@@ -31,7 +31,6 @@ Example::
     print(BenchmarkReport(data, results).to_markdown())
 """
 import contextlib
-import copy
 import csv
 import datetime
 import glob
@@ -58,7 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
 from .files import read_image, write_png_atomic
-from .generator import (DATALOADERS, InferenceSettings, init_generator,
+from .generator import (InferenceSettings, init_generator,
                         load_config, resolve_device)
 from .inference import generator_sizes, matlab_resize
 
@@ -796,18 +795,8 @@ def benchmark_bicubic(data: PairedData,
 
 
 def inference_settings(config: Union[str, Config]) -> InferenceSettings:
-    """``InferenceSettings.from_config``, also for configs whose data loaders
-    are lists (MMagic's SISR configs test on several sets: the first set's
-    pipeline is used)."""
-    cfg = load_config(config)
-    if any(isinstance(cfg.get(k), (list, tuple)) for k in DATALOADERS):
-        cfg = copy.deepcopy(cfg)
-        for key in DATALOADERS:
-            if isinstance(cfg.get(key), (list, tuple)):
-                loaders = cfg.pop(key)
-                if loaders:
-                    cfg[key] = loaders[0]
-    return InferenceSettings.from_config(cfg)
+    """``InferenceSettings.from_config`` of a config file or object."""
+    return InferenceSettings.from_config(load_config(config))
 
 
 def _generator_input(img: np.ndarray, settings: InferenceSettings,

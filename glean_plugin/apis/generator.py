@@ -97,9 +97,16 @@ def _as_tuple(value, channels: int, what: str) -> Tuple[float, ...]:
 
 
 def _lr_loader(cfg: Config) -> Optional[dict]:
-    """The ``LoadImageFromFile`` transform that reads the LR image."""
-    for loader in DATALOADERS:
-        pipeline = cfg.get(loader, {}).get('dataset', {}).get('pipeline', [])
+    """The ``LoadImageFromFile`` transform that reads the LR image.
+
+    A loader may be a list (MMagic's SISR configs test on several sets); the
+    first entry is used.
+    """
+    for name in DATALOADERS:
+        loader = cfg.get(name) or {}
+        if isinstance(loader, (list, tuple)):
+            loader = loader[0] if loader else {}
+        pipeline = loader.get('dataset', {}).get('pipeline', [])
         for transform in pipeline:
             if (transform.get('type') == 'LoadImageFromFile'
                     and transform.get('key') == LR_KEY):

@@ -119,6 +119,19 @@ def test_settings_follow_the_config():
     assert InferenceSettings.from_config(cfg).channel_order == 'rgb'
 
 
+def test_settings_read_list_loaders():
+    """MMagic's SISR configs (EDSR, ESRGAN, ...) test on a list of sets."""
+    cfg = Config(dict(
+        model=dict(data_preprocessor=dict(mean=[0.] * 3, std=[255.] * 3)),
+        test_dataloader=[
+            dict(dataset=dict(pipeline=[
+                dict(type='LoadImageFromFile', key='img',
+                     channel_order='bgr')])),
+            dict(dataset=dict(pipeline=[]))]))
+    settings = InferenceSettings.from_config(cfg)
+    assert settings.channel_order == 'bgr' and settings.std == (255., ) * 3
+
+
 def test_settings_refuse_what_they_cannot_use():
     cfg = Config.fromfile(CONFIG)
     cfg.model.data_preprocessor.mean = [1., 2.]
