@@ -1,9 +1,9 @@
 """The main job: build the demo data, train GLEAN on CPU, test it, compare.
 
-1. builds ``data/demo`` from photographs shipped with scikit-image (kept if it
-   is already there),
+1. builds ``data/demo`` from the LFW faces shipped with scikit-image (80
+   training faces, 20 held out; kept if it is already there),
 2. trains ``configs/glean_demo.py`` with the stock Runner (progress is logged),
-3. tests the final checkpoint on held-out crops,
+3. tests the final checkpoint on the held-out faces,
 4. writes ``metrics.md`` (PSNR/SSIM of MATLAB-bicubic and of GLEAN) and
    ``side_by_side.png`` (LR | bicubic | GLEAN | GT) into the work dir.
 
@@ -20,17 +20,20 @@ import sys
 import time
 
 import numpy as np
-import torch
 from mmengine.config import Config
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.datasets import build_demo_dataset
+from glean_plugin.apis import InferenceSettings, super_resolve
+from glean_plugin.datasets import build_demo_dataset, matlab_resize
 from glean_plugin.datasets.demo import META_FILE
 from glean_plugin.engine.launch import MetricsJsonHook
 
 DEFAULT_CONFIG = osp.join(osp.dirname(__file__), '..', 'configs',
                           'glean_demo.py')
 GRID_ROWS = 6
+# Tiles of the side-by-side image are enlarged (nearest) to at least this
+# many pixels, so 32x32 faces can be seen.
+MIN_TILE = 128
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,14 +46,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def matlab_resize(img: np.ndarray, scale: float) -> np.ndarray:
-    """MATLAB-like bicubic resize of a uint8 HWC image (MMagic's)."""
-    from mmagic.datasets.transforms import MATLABLikeResize
-    out = MATLABLikeResize(keys=['img'], scale=scale)(
-        {'img': img.astype(np.float64) / 255.})['img']
-    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
-
-
 def read_pairs(split_root: str, lr_folder: str):
     """(names, LR list, GT list) of a split, uint8 RGB."""
     import imageio.v3 as iio
@@ -61,15 +56,29 @@ def read_pairs(split_root: str, lr_folder: str):
     return names, lrs, gts
 
 
-def super_resolve(model, lrs, mean, std) -> list:
-    """Run the generator on uint8 LR images with the config's normalisation."""
-    mean = torch.tensor(mean).view(1, -1, 1, 1)
-    std = torch.tensor(std).view(1, -1, 1, 1)
-    x = torch.from_numpy(np.stack(lrs)).permute(0, 3, 1, 2).float()
-    with torch.inference_mode():
-        y = model((x - mean) / std) * std + mean
-    y = y.clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy()
-    return list(y)
+def check_demo_data(data_root: str, cfg: Config) -> str:
+    """Why ``data_root`` cannot serve ``cfg`` (e.g. built by an older demo),
+    or '' when it can."""
+    import imageio.v3 as iio
+    gen = cfg.model.generator
+    lr_folder = cfg.val_dataloader.dataset.data_prefix.img
+    for split in ('train', 'val'):
+        meta = osp.join(data_root, split, META_FILE)
+        if not osp.isfile(meta):
+            return f'{data_root} is not a demo data set: {meta} is missing'
+        with open(meta) as f:
+            first = f.readline().strip()
+        for folder, size in (('GT', gen.out_size), (lr_folder, gen.in_size)):
+            path = osp.join(data_root, split, folder, first)
+            shape = iio.imread(path).shape[:2] if osp.isfile(path) else None
+            if shape != (size, size):
+                return (f'{data_root} does not fit '
+                        f'{cfg.get("experiment_name", "the config")}: '
+                        f'expected {size}x{size} images in {split}/{folder}, '
+                        f'found {shape and "x".join(map(str, shape))} '
+                        f'({path}); it was built for another demo. Move it '
+                        'away (it is rebuilt) or pass --data-root')
+    return ''
 
 
 def write_outputs(work_dir, names, lrs, bicubic, sr, gts, metrics, scale):
@@ -84,16 +93,18 @@ def write_outputs(work_dir, names, lrs, bicubic, sr, gts, metrics, scale):
              f'| GLEAN (demo) | {metrics["PSNR"]:.2f} | '
              f'{metrics["SSIM"]:.4f} |\n')
     note = (f'\n{len(names)} held-out {gts[0].shape[0]}x{gts[0].shape[1]} '
-            f'crops, x{scale}, RGB, no border crop.\n')
+            f'faces, x{scale}, RGB, no border crop.\n')
     md_path = osp.join(work_dir, 'metrics.md')
     with open(md_path + '.tmp', 'w') as f:
         f.write(table + note)
     os.replace(md_path + '.tmp', md_path)
 
     rows = []
+    zoom = max(1, -(-MIN_TILE // gts[0].shape[0]))
     for i in np.linspace(0, len(names) - 1, GRID_ROWS).astype(int):
         lr_big = np.kron(lrs[i], np.ones((scale, scale, 1), dtype=np.uint8))
-        rows.append(np.concatenate([lr_big, bicubic[i], sr[i], gts[i]], 1))
+        row = np.concatenate([lr_big, bicubic[i], sr[i], gts[i]], 1)
+        rows.append(np.kron(row, np.ones((zoom, zoom, 1), dtype=np.uint8)))
     png_path = osp.join(work_dir, 'side_by_side.png')
     iio.imwrite(png_path + '.tmp.png', np.concatenate(rows, 0))
     os.replace(png_path + '.tmp.png', png_path)
@@ -108,9 +119,13 @@ def main() -> int:
         print(f'building the demo data set in {args.data_root} ...',
               flush=True)
         counts = build_demo_dataset(args.data_root)
-        print(f'  {counts["train"]} training and {counts["val"]} held-out '
-              'crops', flush=True)
+        print(f'  {counts["train"]} training images and {counts["val"]} '
+              'held-out faces', flush=True)
     cfg = Config.fromfile(args.config)
+    problem = check_demo_data(args.data_root, cfg)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
     cfg.work_dir = args.work_dir
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         split = 'train' if loader.startswith('train') else 'val'
@@ -131,10 +146,11 @@ def main() -> int:
     scale = cfg.model.generator.out_size // cfg.model.generator.in_size
     lr_folder = cfg.val_dataloader.dataset.data_prefix.img
     names, lrs, gts = read_pairs(osp.join(args.data_root, 'val'), lr_folder)
-    bicubic = [matlab_resize(lr, scale) for lr in lrs]
-    prep = cfg.model.data_preprocessor
+    bicubic = [matlab_resize(lr, (gt.shape[0], gt.shape[1]))
+               for lr, gt in zip(lrs, gts)]
     generator = runner.model.generator.eval()
-    sr = super_resolve(generator, lrs, prep.mean, prep.std)
+    sr = super_resolve(generator, lrs, InferenceSettings.from_config(cfg),
+                       batch_size=len(lrs))
     table, md_path, png_path = write_outputs(args.work_dir, names, lrs,
                                              bicubic, sr, gts, metrics, scale)
     print('\n' + table)

@@ -64,8 +64,8 @@ def checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def x8_data(tmp_path_factory):
-    root = make_pairs(tmp_path_factory.mktemp('x8') / 'data', OUT_SIZE,
+def sr_data(tmp_path_factory):
+    root = make_pairs(tmp_path_factory.mktemp('sr') / 'data', OUT_SIZE,
                       (SCALE, ))
     return bm.load_paired_data(root)
 
@@ -173,11 +173,11 @@ def test_run_generator_matches_super_resolve(checkpoint, device):
             np.testing.assert_array_equal(out, ref)
 
 
-def test_benchmark_model_measures_the_generator(checkpoint, x8_data,
+def test_benchmark_model_measures_the_generator(checkpoint, sr_data,
                                                 device):
     quality = bm.ImageQuality()
     spec = bm.ModelSpec('tiny', CONFIG, checkpoint)
-    result = bm.benchmark_model(spec, x8_data, quality, FAST, device,
+    result = bm.benchmark_model(spec, sr_data, quality, FAST, device,
                                 keep=(0, 2))
     assert result.ok, result.reason
     generator = init_generator(CONFIG, checkpoint, device)
@@ -185,11 +185,11 @@ def test_benchmark_model_measures_the_generator(checkpoint, x8_data,
     assert result.scale == SCALE and result.flops > 0
     assert len(result.latency_s) == FAST.repeats
     assert result.peak_memory_bytes > 0
-    outputs = super_resolve(generator, list(x8_data.lrs))
+    outputs = super_resolve(generator, list(sr_data.lrs))
     assert sorted(result.kept) == [0, 2]
     np.testing.assert_array_equal(result.kept[2], outputs[2])
-    expected = [quality(o, g) for o, g in zip(outputs, x8_data.gts)]
-    assert [p['image'] for p in result.per_image] == list(x8_data.names)
+    expected = [quality(o, g) for o, g in zip(outputs, sr_data.gts)]
+    assert [p['image'] for p in result.per_image] == list(sr_data.names)
     assert result.metrics['psnr'] == pytest.approx(
         np.mean([e['psnr'] for e in expected]))
     assert set(result.metrics) == {'psnr', 'ssim'}
@@ -198,18 +198,20 @@ def test_benchmark_model_measures_the_generator(checkpoint, x8_data,
 def test_models_that_do_not_fit_are_skipped(checkpoint, tmp_path, device):
     quality = bm.ImageQuality()
     spec = bm.ModelSpec('tiny', CONFIG, checkpoint)
-    # x8 data whose LR images are 16x16: the model takes 8x8
-    data = bm.load_paired_data(make_pairs(tmp_path / 'big', 128, (8, )))
+    # data of the model's scale whose LR images are 16x16: it takes 8x8
+    data = bm.load_paired_data(
+        make_pairs(tmp_path / 'big', 16 * SCALE, (SCALE, )))
     result = bm.benchmark_model(spec, data, quality, FAST, device)
     assert not result.ok and result.status == 'skipped'
-    assert result.reason.startswith('takes 8x8 (WxH) inputs; 3 of 3 LR '
-                                    'images in BIx8_down differ: a.png '
-                                    '(16x16)')
-    data = bm.load_paired_data(make_pairs(tmp_path / 'x4', 32, (4, )))
+    assert result.reason.startswith(
+        f'takes 8x8 (WxH) inputs; 3 of 3 LR images in BIx{SCALE}_down '
+        'differ: a.png (16x16)')
+    data = bm.load_paired_data(
+        make_pairs(tmp_path / 'other', 16 * SCALE, (2 * SCALE, )))
     result = bm.benchmark_model(spec, data, quality, FAST, device)
-    assert result.reason == ('x8 model (8x8 -> 64x64), the data is x4 '
-                             '(BIx4_down)')
-    assert result.scale == 8 and result.metrics == {}
+    assert result.reason == (f'x{SCALE} model (8x8 -> {OUT_SIZE}x{OUT_SIZE}), '
+                             f'the data is x{2 * SCALE} (BIx{2 * SCALE}_down)')
+    assert result.scale == SCALE and result.metrics == {}
     (tmp_path / 'gan.py').write_text("model = dict(type='SomeGAN')\n")
     result = bm.benchmark_model(bm.ModelSpec('gan', str(tmp_path / 'gan.py'),
                                              checkpoint), data, quality)
@@ -268,8 +270,8 @@ def _result(name, outputs=None, **kwargs):
     return result
 
 
-def test_grid_and_report_files(tmp_path, x8_data):
-    gts = list(x8_data.gts)
+def test_grid_and_report_files(tmp_path, sr_data):
+    gts = list(sr_data.gts)
     flipped = [g[::-1].copy() for g in gts]
     results = [
         _result('bicubic', flipped, params=0, latency_s=[1e-3],
@@ -281,8 +283,8 @@ def test_grid_and_report_files(tmp_path, x8_data):
         _result('m2', config='m2.py', checkpoint='m2.pth', status='skipped',
                 reason='x4 model | bad\nsecond line'),
     ]
-    grid, columns = bm.image_grid(x8_data, results, [0, 2], crop=40)
-    side = 40  # a multiple of the scale 8
+    side = 3 * SCALE  # a crop smaller than the images, a multiple of scale
+    grid, columns = bm.image_grid(sr_data, results, [0, 2], crop=side)
     assert columns == ['LR (nearest)', 'bicubic', 'm1', 'GT']
     assert grid.shape == (2 * side, 4 * side, 3)
     top = (OUT_SIZE - side) // 2 // SCALE * SCALE
@@ -291,14 +293,14 @@ def test_grid_and_report_files(tmp_path, x8_data):
     np.testing.assert_array_equal(grid[:side, side:2 * side],
                                   flipped[0][box, box])
     np.testing.assert_array_equal(grid[:SCALE, :SCALE],
-                                  np.broadcast_to(x8_data.lrs[0][top // 8,
-                                                                 top // 8],
+                                  np.broadcast_to(sr_data.lrs[0][top // SCALE,
+                                                                 top // SCALE],
                                                   (SCALE, SCALE, 3)))
     with pytest.raises(ValueError, match='did not keep'):
-        bm.image_grid(x8_data, results, [1])
+        bm.image_grid(sr_data, results, [1])
 
     status = bm.NetworkMetricStatus('lpips', True, random=True)
-    report = bm.BenchmarkReport(x8_data, results, networks=[status],
+    report = bm.BenchmarkReport(sr_data, results, networks=[status],
                                 grid_columns=columns)
     markdown = report.to_markdown()
     assert '| model | PSNR (dB) | SSIM | LPIPS* | params |' in markdown

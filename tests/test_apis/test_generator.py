@@ -76,7 +76,7 @@ def test_checkpoint_of_another_size_names_both_sizes(tmp_path):
     with pytest.raises(CheckpointMismatchError) as err:
         init_generator(CONFIG, ckpt, 'cpu')
     message = str(err.value)
-    assert 'in_size=16, out_size=64' in message
+    assert f'in_size=16, out_size={OUT_SIZE}' in message
     assert f'config builds in_size={IN_SIZE}, out_size={OUT_SIZE}' in message
 
 

@@ -1,4 +1,4 @@
-"""A tiny GLEAN checkpoint (configs/glean_demo.py, 8 -> 64) saved straight
+"""A tiny GLEAN checkpoint (configs/glean_demo.py, 8 -> 32) saved straight
 from a freshly built model, so that inference tests need no training.
 
 Import as ``from test_apis.tiny_glean import ...`` (``tests/`` is on the path).
@@ -16,7 +16,7 @@ from glean_plugin.registry import MODELS
 from helpers import REPO_ROOT, randomize_state_dict
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_demo.py')
-IN_SIZE, OUT_SIZE = 8, 64
+IN_SIZE, OUT_SIZE = 8, 32
 SCALE = OUT_SIZE // IN_SIZE
 
 

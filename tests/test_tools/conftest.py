@@ -11,9 +11,9 @@ from helpers import REPO_ROOT
 
 @pytest.fixture(scope='session')
 def tiny_data(tmp_path_factory):
-    """data/demo layout with 13 training and 2 held-out 64x64 crops."""
+    """data/demo layout with 8 training and 2 held-out 32x32 faces."""
     root = str(tmp_path_factory.mktemp('data') / 'demo')
-    build_demo_dataset(root, train_crops=1, val_crops=1)
+    build_demo_dataset(root, train_faces=8, val_faces=2, train_crops=1)
     return root
 
 

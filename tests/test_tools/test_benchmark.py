@@ -1,7 +1,8 @@
 """tools/benchmark.py end to end: demo data, a tiny GLEAN, small MMagic EDSRs.
 
-One subprocess run benchmarks bicubic, our GLEAN, an x8 EDSR, an x4 EDSR
-(skipped: wrong scale) and a broken checkpoint (skipped); the other cases
+One subprocess run benchmarks bicubic, our GLEAN, an EDSR of the data's scale,
+one of twice the scale (skipped: wrong scale) and a broken checkpoint
+(skipped); the other cases
 fail before any model runs and call the tool's ``main`` in this process
 (the tool imports glean_plugin.dropin only once models are about to run).
 """
@@ -28,8 +29,10 @@ from test_apis.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'benchmark.py')
 EDSR_BASE = 'mmagic::edsr/edsr_x4c64b16_1xb16-300k_div2k.py'
-NUM_IMAGES = 4  # 2 held-out photos x 2 crops
-GRID_COLUMNS = 5  # LR | bicubic | GLEAN | EDSR x8 | GT
+NUM_IMAGES = 4  # held-out faces
+# an EDSR of the data's scale runs, one of twice the scale is skipped
+FIT, UNFIT = f'edsr_x{SCALE}', f'edsr_x{2 * SCALE}'
+GRID_COLUMNS = 5  # LR | bicubic | GLEAN | EDSR (fit) | GT
 
 
 def write_edsr(folder, scale):
@@ -55,14 +58,16 @@ def models(tmp_path_factory):
     with open(broken, 'w') as f:
         f.write('not a checkpoint')
     return dict(glean=save_checkpoint(osp.join(folder, 'glean.pth')),
-                edsr_x8=write_edsr(folder, 8), edsr_x4=write_edsr(folder, 4),
+                **{FIT: write_edsr(folder, SCALE),
+                   UNFIT: write_edsr(folder, 2 * SCALE)},
                 broken=broken)
 
 
 @pytest.fixture(scope='module')
 def val_dir(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('data') / 'demo')
-    build_demo_dataset(root, train_crops=1, val_crops=2)
+    build_demo_dataset(root, train_faces=1, val_faces=NUM_IMAGES,
+                       train_crops=1)
     return osp.join(root, 'val')
 
 
@@ -72,9 +77,9 @@ def run(models, val_dir, tmp_path_factory):
     out_dir = str(tmp_path_factory.mktemp('bench') / 'out')
     torch_home = str(tmp_path_factory.mktemp('torch_home'))  # empty cache
     proc = run_tool([
-        PYTHON, TOOL, '--configs', 'bicubic', CONFIG, models['edsr_x8'][0],
-        models['edsr_x4'][0], CONFIG, '--checkpoints', models['glean'],
-        models['edsr_x8'][1], models['edsr_x4'][1], models['broken'],
+        PYTHON, TOOL, '--configs', 'bicubic', CONFIG, models[FIT][0],
+        models[UNFIT][0], CONFIG, '--checkpoints', models['glean'],
+        models[FIT][1], models[UNFIT][1], models['broken'],
         '--data', val_dir, '--scale', str(SCALE), '--out-dir', out_dir,
         '--lpips-random', '--identity', '--device', 'cpu', '--warmup', '1',
         '--repeats', '2', '--threads', '1'  # a shared CPU: no oversubscription
@@ -95,22 +100,23 @@ def test_table_rows_and_skipped_models(run):
     assert markdown in proc.stdout  # printed and written
     rows = {line.split(' | ')[0][2:]: line for line in markdown.splitlines()
             if line.startswith('| ') and not line.startswith('| model')}
-    assert list(rows) == ['bicubic', 'glean_demo:glean', 'edsr_x8',
-                          'edsr_x4', 'glean_demo:broken']
-    for name in ('bicubic', 'glean_demo:glean', 'edsr_x8'):
+    assert list(rows) == ['bicubic', 'glean_demo:glean', FIT, UNFIT,
+                          'glean_demo:broken']
+    for name in ('bicubic', 'glean_demo:glean', FIT):
         cells = [c.strip() for c in rows[name].strip('| ').split(' | ')]
         assert cells[-1] == 'ok', rows[name]
         psnr, ssim, lpips = map(float, cells[1:4])  # numbers, not n/a
         assert psnr > 0 and 0 < ssim <= 1 and lpips >= 0
         assert cells[4] == 'n/a'  # identity: no weights
-    assert rows['edsr_x4'].endswith(
-        '| skipped: x4 model (8x8 -> 32x32), the data is x8 (BIx8_down) |')
+    assert rows[UNFIT].endswith(
+        f'| skipped: x{2 * SCALE} model (8x8 -> {16 * SCALE}x{16 * SCALE}), '
+        f'the data is x{SCALE} (BIx{SCALE}_down) |')
     assert '| skipped: CheckpointMismatchError: ' in rows['glean_demo:broken']
     assert '| LPIPS* | ID sim |' in markdown
     assert '* lpips: RANDOM weights' in markdown
     assert 'identity: unavailable: ArcFace IR-SE50 weights are not' in \
         markdown
-    assert 'warning: skipped edsr_x4: x4 model' in proc.stderr
+    assert f'warning: skipped {UNFIT}: x{2 * SCALE} model' in proc.stderr
     assert 'warning: identity unavailable: ' in proc.stderr
     assert 'warning: lpips uses random weights' in proc.stderr
     assert 'Traceback' not in proc.stderr
@@ -147,9 +153,9 @@ def test_json_and_csv_values(run, val_dir):
                 'peak_memory_mib'):
         assert glean[key] > 0, key
     assert glean['identity'] is None and len(glean['latency_s']) == 2
-    assert models['edsr_x8']['params'] < glean['params']
-    assert models['edsr_x4']['status'] == 'skipped'
-    assert models['edsr_x4']['scale'] == 4
+    assert models[FIT]['params'] < glean['params']
+    assert models[UNFIT]['status'] == 'skipped'
+    assert models[UNFIT]['scale'] == 2 * SCALE
     with open(osp.join(out_dir, 'benchmark.csv')) as f:
         rows = list(csv.DictReader(f))
     assert [r['name'] for r in rows] == list(models)
@@ -161,7 +167,7 @@ def test_grid_has_one_column_per_model(run):
     grid = iio.imread(osp.join(out_dir, 'benchmark_grid.png'))
     assert grid.shape == (NUM_IMAGES * OUT_SIZE, GRID_COLUMNS * OUT_SIZE, 3)
     assert load_json(out_dir)['grid']['columns'] == [
-        'LR (nearest)', 'bicubic', 'glean_demo:glean', 'edsr_x8', 'GT']
+        'LR (nearest)', 'bicubic', 'glean_demo:glean', FIT, 'GT']
 
 
 def run_in_process(args, monkeypatch, capsys):
@@ -197,7 +203,7 @@ def test_refuses_to_overwrite_and_bad_arguments(run, models, val_dir,
          fresh], monkeypatch, capsys)
     assert status == 2 and 'error: data folder not found' in err
     status, _, err = run_in_process(
-        ['--configs', CONFIG, models['edsr_x8'][0], '--checkpoints',
+        ['--configs', CONFIG, models[FIT][0], '--checkpoints',
          models['glean'], '--data', val_dir, '--out-dir', fresh],
         monkeypatch, capsys)
     assert status == 2

@@ -153,7 +153,7 @@ def test_broken_image_and_mismatched_checkpoint(tmp_path, checkpoint,
         'infer', [CONFIG, wrong, image, tmp_path / 'out'], monkeypatch,
         capsys)
     assert_user_error(status, err, 'does not match the generator', 'missing',
-                      'in_size=16, out_size=64')
+                      f'in_size=16, out_size={OUT_SIZE}')
     status, _, err = run_in_process(
         'infer', [CONFIG, tmp_path / 'none.pth', image, tmp_path / 'out'],
         monkeypatch, capsys)
