@@ -8,7 +8,8 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['CheckpointMismatchError', 'init_weights_strict',
-           'load_state_dict_from_file', 'check_state_dict', 'format_key_list']
+           'load_state_dict_from_file', 'check_state_dict', 'format_key_list',
+           'mismatch_error']
 
 # How many key names an error message lists before summarising.
 MAX_LISTED_KEYS = 8
@@ -103,11 +104,35 @@ def check_state_dict(state: Mapping[str, torch.Tensor],
         f'{tuple(expected[k].shape)})' for k in set(state) & set(expected)
         if tuple(state[k].shape) != tuple(expected[k].shape)
     ]
-    if not (missing or unexpected or mismatched):
-        return
-    lines = [f'{source} does not match the {what}:']
+    if missing or unexpected or mismatched:
+        raise mismatch_error(f'{source} does not match the {what}:', missing,
+                             unexpected, mismatched, total=len(expected))
+
+
+def mismatch_error(header: str,
+                   missing: Iterable[str],
+                   unexpected: Iterable[str],
+                   mismatched: Iterable[str],
+                   total: Optional[int] = None,
+                   hint: str = '') -> CheckpointMismatchError:
+    """A ``CheckpointMismatchError`` listing what does not fit.
+
+    Args:
+        header (str): first line, e.g. "x.pth does not match the generator:".
+        missing, unexpected, mismatched (Iterable[str]): keys (mismatched
+            ones with their shapes).
+        total (int, optional): number of expected keys, shown with missing.
+        hint (str): last line, if any.
+
+    Returns:
+        CheckpointMismatchError: to be raised by the caller.
+    """
+    missing, unexpected, mismatched = (list(missing), list(unexpected),
+                                       list(mismatched))
+    lines = [header]
     if missing:
-        lines.append(f'  missing {len(missing)} of {len(expected)} keys: '
+        of = f' of {total}' if total is not None else ''
+        lines.append(f'  missing {len(missing)}{of} keys: '
                      f'{format_key_list(missing)}')
     if unexpected:
         lines.append(f'  unexpected {len(unexpected)} keys: '
@@ -115,7 +140,9 @@ def check_state_dict(state: Mapping[str, torch.Tensor],
     if mismatched:
         lines.append(f'  shape mismatch in {len(mismatched)} keys: '
                      f'{format_key_list(mismatched)}')
-    raise CheckpointMismatchError('\n'.join(lines))
+    if hint:
+        lines.append(f'  {hint}')
+    return CheckpointMismatchError('\n'.join(lines))
 
 
 def init_weights_strict(module, load_pretrained: Callable[[dict], None]) -> None:

@@ -12,7 +12,8 @@ from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from ..checkpoint import CheckpointMismatchError, format_key_list
+from ..checkpoint import (CheckpointMismatchError, format_key_list,
+                          mismatch_error)
 from ..models.latent_bank import stylegan2_channels
 
 __all__ = ['ConversionWarning', 'DiscriminatorArch', 'GeneratorArch',
@@ -209,19 +210,8 @@ def apply_plan(state: Mapping[str, torch.Tensor],
         if k in state and tuple(state[k].shape) != tuple(r.shape)
     ]
     if missing or unexpected or mismatched:
-        lines = [f'{what} does not match its layout:']
-        if missing:
-            lines.append(f'  missing {len(missing)} keys: '
-                         f'{format_key_list(missing)}')
-        if unexpected:
-            lines.append(f'  unexpected {len(unexpected)} keys: '
-                         f'{format_key_list(unexpected)}')
-        if mismatched:
-            lines.append(f'  shape mismatch in {len(mismatched)} keys: '
-                         f'{format_key_list(mismatched)}')
-        if hint:
-            lines.append(f'  {hint}')
-        raise CheckpointMismatchError('\n'.join(lines))
+        raise mismatch_error(f'{what} does not match its layout:', missing,
+                             unexpected, mismatched, hint=hint)
     out = {}
     for r in plan:
         if r.dst is None or r.src not in state:
