@@ -1,6 +1,6 @@
 """StyleGAN2 discriminator for GLEAN's adversarial loss, in pure PyTorch."""
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from ..checkpoint import (check_state_dict, init_weights_strict,
                           load_state_dict_from_file)
 from ..registry import MODELS
+from .glean import BLACK, center_pad, check_in_shape
 from .latent_bank import stylegan2_channels
 from .layers import EqualLinear
 from .layers.discriminator import ConvDownLayer, MiniBatchStdDev, ResBlock
@@ -44,6 +45,13 @@ class GLEANDiscriminator(BaseModule):
             MMagic's, loaded at construction.
         max_channels (int, optional): caps the channel table (None, the
             default, is MMagic's).
+        in_shape (tuple[int, int], optional): (height, width) of
+            rectangular images, padded (centred, with ``pad_value``) to
+            in_size x in_size before scoring, as ``GLEANNet``'s
+            ``in_shape``; e.g. (384, 512) for the LSUN car StyleGAN2, whose
+            real images had 64 black rows top and bottom. None (default):
+            square in_size images.
+        pad_value (float): padding value. Default: -1 (black in [-1, 1]).
         **unused: MMagic's remaining arguments (``cond_mapping_channels``,
             ``cond_mapping_layers``, ``num_fp16_scales``, ``out_fp32``,
             ``convert_input_fp32``), accepted for config compatibility.
@@ -61,6 +69,8 @@ class GLEANDiscriminator(BaseModule):
                  init_cfg: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
                  max_channels: Optional[int] = None,
+                 in_shape: Optional[Tuple[int, int]] = None,
+                 pad_value: float = BLACK,
                  **unused) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_size < 8 or in_size & (in_size - 1):
@@ -79,6 +89,8 @@ class GLEANDiscriminator(BaseModule):
         self.img_channels = img_channels
         self.fp16_enabled = fp16_enabled
         self.input_bgr2rgb = input_bgr2rgb
+        self.in_shape = check_in_shape(in_shape, in_size)
+        self.pad_value = float(pad_value)
         ch = stylegan2_channels(in_size, channel_multiplier, max_channels)
 
         convs = [ConvDownLayer(img_channels, ch[in_size], 1)]
@@ -114,17 +126,20 @@ class GLEANDiscriminator(BaseModule):
         """Score images.
 
         Args:
-            x (Tensor): (N, img_channels, in_size, in_size) images.
+            x (Tensor): (N, img_channels, H, W) images, (H, W) = in_shape,
+                or in_size x in_size.
 
         Returns:
             Tensor: (N, 1) logits (real > fake).
         """
-        if x.ndim != 4 or tuple(x.shape[1:]) != (self.img_channels,
-                                                 self.in_size, self.in_size):
+        h, w = self.in_shape or (self.in_size, self.in_size)
+        if x.ndim != 4 or tuple(x.shape[1:]) != (self.img_channels, h, w):
             raise ValueError(
                 'GLEANDiscriminator expects (N, '
-                f'{self.img_channels}, {self.in_size}, {self.in_size}) '
-                f'images, got {tuple(x.shape)}')
+                f'{self.img_channels}, {h}, {w}) images, got '
+                f'{tuple(x.shape)}')
+        if self.in_shape is not None:
+            x = center_pad(x, self.in_size, self.pad_value)
         if self.input_bgr2rgb:
             x = x.flip(1)
         with torch.autocast(x.device.type, dtype=torch.float16,

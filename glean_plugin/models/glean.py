@@ -1,9 +1,10 @@
 """GLEAN backbone: RRDB encoder -> StyleGAN2 latent bank -> pixel-shuffle decoder."""
 import math
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
@@ -14,7 +15,7 @@ from .latent_bank import StyleGAN2LatentBank
 from .layers import PixelShufflePack, RRDBFeatureExtractor
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
-__all__ = ['GLEANNet']
+__all__ = ['GLEANNet', 'center_crop', 'center_pad', 'check_in_shape']
 
 LEAKY_SLOPE = 0.2
 # Channels of the decoder's last hidden conv (as MMagic's GLEAN).
@@ -22,10 +23,87 @@ DECODER_OUT_MID_CHANNELS = 64
 # The encoder stops at the StyleGAN2 constant's resolution, 4x4.
 BOTTOM_RES = 4
 STYLE_MODES = ('mix', 'single')
+# Padding value of rectangular inputs: black under the configs' normalisation
+# (mean = std = 127.5), as the black bars of the LSUN car StyleGAN2's
+# training images (NVIDIA's create_lsun_wide, MMagic's NumpyPad).
+BLACK = -1.0
+# Ablation switch value meaning "at no resolution".
+NONE_RES = 0
 
 
 def _is_power_of_two(x: int) -> bool:
     return isinstance(x, int) and x > 0 and x & (x - 1) == 0
+
+
+def _margins(inner: Tuple[int, int],
+             outer: Tuple[int, int]) -> Tuple[int, int]:
+    """(top, left) margins that centre an ``inner`` (H, W) in ``outer``."""
+    return (outer[0] - inner[0]) // 2, (outer[1] - inner[1]) // 2
+
+
+def center_pad(x: torch.Tensor, size: int,
+               value: float = BLACK) -> torch.Tensor:
+    """Pad an image batch to size x size, centred, with a constant.
+
+    Args:
+        x (Tensor): (N, C, H, W), H and W <= size.
+        size (int): output side.
+        value (float): padding value. Default: -1 (black in [-1, 1]).
+
+    Returns:
+        Tensor: (N, C, size, size) holding ``x`` at rows top..top+H and
+        columns left..left+W, (top, left) = ((size - H) // 2,
+        (size - W) // 2).
+    """
+    h, w = x.shape[-2:]
+    top, left = _margins((h, w), (size, size))
+    return F.pad(x, (left, size - w - left, top, size - h - top),
+                 value=value)
+
+
+def center_crop(x: torch.Tensor, shape: Tuple[int, int]) -> torch.Tensor:
+    """The centred (H, W) = ``shape`` window, the inverse of
+    :func:`center_pad`.
+
+    Args:
+        x (Tensor): (N, C, H_x, W_x), H_x >= H and W_x >= W.
+        shape (tuple[int, int]): (H, W).
+
+    Returns:
+        Tensor: (N, C, H, W).
+    """
+    top, left = _margins(shape, tuple(x.shape[-2:]))
+    return x[..., top:top + shape[0], left:left + shape[1]]
+
+
+def check_in_shape(in_shape: Optional[Sequence[int]],
+                   size: int) -> Optional[Tuple[int, int]]:
+    """Validate a rectangular input shape that pads, centred, to size.
+
+    Args:
+        in_shape (Sequence[int], optional): (height, width), or None.
+        size (int): the square side it is padded to.
+
+    Returns:
+        tuple[int, int] | None: ``in_shape`` as a tuple.
+
+    Raises:
+        ValueError: not two ints, a side outside [1, size], or a side whose
+            margin size - side is odd (the padding must be symmetric).
+    """
+    if in_shape is None:
+        return None
+    if (not isinstance(in_shape, (tuple, list)) or len(in_shape) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int)
+                   for s in in_shape)):
+        raise ValueError('in_shape must be None or (height, width), two '
+                         f'ints, got {in_shape!r}')
+    if any(not 0 < s <= size or (size - s) % 2 for s in in_shape):
+        raise ValueError(
+            f'in_shape sides must be in [1, {size}] with {size} - side '
+            f'even (symmetric padding to {size}x{size}), got '
+            f'{tuple(in_shape)}')
+    return tuple(in_shape)
 
 
 @MODELS.register_module()
@@ -42,7 +120,10 @@ class GLEANNet(BaseModule):
     checkpoint=..., prefix='generator_ema')`` (or ``pretrained``), checkpoint
     mismatches raise, no compiled ops are needed, and the RGB skip path of
     the bank (to-RGB layers, ``fusion_skip``), which cannot change the
-    output, is not computed (its parameters stay so checkpoints load).
+    output, is not computed (its parameters stay so checkpoints load; the
+    ``use_decoder=False`` ablation computes the to-RGB layers). Further
+    arguments switch off parts of GLEAN for the paper's ablations and take
+    rectangular inputs (``in_shape``).
 
     Args:
         in_size (int): input size (power of two, >= 4).
@@ -66,8 +147,10 @@ class GLEANNet(BaseModule):
             whose keys are a whole GLEAN backbone loads the backbone.
         fp16_enabled (bool): run the bank in float16 autocast (activations
             clamped to +-256), as MMagic's. Default: False.
-        bgr2rgb (bool): accepted for compatibility; it only affects the
-            bank's RGB output, which GLEAN does not use. Default: False.
+        bgr2rgb (bool): flip the channel order of the bank's RGB output,
+            as MMagic's StyleGAN2 generator; only used with
+            ``use_decoder=False`` (GLEAN itself does not use that output).
+            Default: False.
         max_channels (int, optional): caps the bank's channel table (and so
             the encoder's and decoder's). None (default) is MMagic's table;
             small values give small models for experiments, demos and tests.
@@ -78,6 +161,41 @@ class GLEANNet(BaseModule):
         modconv_impl (str): modulated-conv formulation, 'scaled' (default:
             one shared weight for the batch) or 'grouped' (the paper's form);
             equal results.
+        encoder_fusion_res (int, optional): ablation. The encoder's
+            features are fused into the latent bank (``fusion_out``) at
+            4, 8, ..., ``encoder_fusion_res``; above it the bank's features
+            pass unchanged. None (default): ``in_size``, GLEAN. 0: nowhere,
+            the bank is conditioned on the latent codes only. Otherwise a
+            power of two in [4, in_size] (the paper's progressive
+            ablation).
+        decoder_bank_res (int, optional): ablation. The decoder
+            concatenates the latent bank's features at 2 * in_size, ...,
+            ``decoder_bank_res``, and zeros of the same shape above it (the
+            decoder keeps its weights, those that read the zeros get no
+            gradient). None (default): ``out_size``, GLEAN. 0: nowhere, an
+            encoder-decoder without the latent bank (the bank is not run).
+            Otherwise a power of two in [2 * in_size, out_size].
+        use_decoder (bool): ablation. False returns the latent bank's RGB
+            image (its to-RGB skip path, ``return_rgb``) instead of the
+            decoder's output; the encoder still conditions the bank through
+            ``fusion_out`` (``fusion_skip`` stays unused: the bank has no
+            hook in its RGB path). Needs ``img_channels=3`` and
+            ``decoder_bank_res=None``. Default: True.
+        in_shape (tuple[int, int], optional): (height, width) of
+            rectangular inputs, e.g. (48, 64) with ``in_size=64`` for the
+            LSUN car StyleGAN2 (trained on 384x512 images padded with 64
+            black rows top and bottom). Inputs are padded, centred, to
+            in_size x in_size with ``pad_value`` and the output is cropped
+            to the same centred window, (height, width) * out_size /
+            in_size. Each side <= in_size, and in_size - side even (the
+            padding is symmetric). None (default): square in_size inputs.
+        pad_value (float): value of that padding in the network's input
+            space. Default: -1, black under the configs' normalisation
+            (mean = std = 127.5), as the car StyleGAN2's training images.
+
+    The switches change only the computation, never the parameters: the
+    ``state_dict`` is the same for every value, so MMagic's checkpoints load
+    strictly into each variant.
     """
 
     def __init__(self,
@@ -100,12 +218,30 @@ class GLEANNet(BaseModule):
                  max_channels: Optional[int] = None,
                  pretrained: Optional[str] = None,
                  pretrained_prefix: str = 'generator_ema',
-                 modconv_impl: str = 'scaled') -> None:
+                 modconv_impl: str = 'scaled',
+                 encoder_fusion_res: Optional[int] = None,
+                 decoder_bank_res: Optional[int] = None,
+                 use_decoder: bool = True,
+                 in_shape: Optional[Tuple[int, int]] = None,
+                 pad_value: float = BLACK) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(in_size, out_size, img_channels, default_style_mode,
                          eval_style_mode, mix_prob)
+        self._check_ablation(in_size, out_size, img_channels,
+                             encoder_fusion_res, decoder_bank_res,
+                             use_decoder)
         self.in_size = in_size
         self.out_size = out_size
+        self.encoder_fusion_res = (in_size if encoder_fusion_res is None
+                                   else encoder_fusion_res)
+        self.decoder_bank_res = (out_size if decoder_bank_res is None else
+                                 decoder_bank_res)
+        self.use_decoder = use_decoder
+        self.in_shape = check_in_shape(in_shape, in_size)
+        if isinstance(pad_value, bool) or not isinstance(pad_value,
+                                                         (int, float)):
+            raise TypeError(f'pad_value must be a number, got {pad_value!r}')
+        self.pad_value = float(pad_value)
         self.img_channels = img_channels
         self.style_channels = style_channels
         self.default_style_mode = default_style_mode
@@ -212,6 +348,45 @@ class GLEANNet(BaseModule):
         if not 0 <= mix_prob <= 1:
             raise ValueError(f'mix_prob must be in [0, 1], got {mix_prob}')
 
+    @staticmethod
+    def _check_ablation(in_size, out_size, img_channels, encoder_fusion_res,
+                        decoder_bank_res, use_decoder) -> None:
+        for name, res, low, high in (
+                ('encoder_fusion_res', encoder_fusion_res, BOTTOM_RES,
+                 in_size),
+                ('decoder_bank_res', decoder_bank_res, 2 * in_size,
+                 out_size)):
+            if res is None or (res == NONE_RES and type(res) is int):
+                continue
+            if not _is_power_of_two(res) or not low <= res <= high:
+                raise ValueError(
+                    f'{name} must be None, {NONE_RES} or a power of two in '
+                    f'[{low}, {high}] (in_size={in_size}, '
+                    f'out_size={out_size}), got {res!r}')
+        if not isinstance(use_decoder, bool):
+            raise TypeError(
+                f'use_decoder must be a bool, got {use_decoder!r}')
+        if not use_decoder and decoder_bank_res is not None:
+            raise ValueError(
+                'decoder_bank_res needs the decoder: expected None with '
+                f'use_decoder=False, got {decoder_bank_res!r}')
+        if not use_decoder and img_channels != 3:
+            raise ValueError(
+                'use_decoder=False returns the latent bank\'s RGB image: '
+                f'expected img_channels=3, got {img_channels}')
+
+    @property
+    def input_shape(self) -> Tuple[int, int]:
+        """(height, width) of the inputs ``forward`` takes."""
+        return self.in_shape or (self.in_size, self.in_size)
+
+    @property
+    def output_shape(self) -> Tuple[int, int]:
+        """(height, width) of the outputs ``forward`` returns."""
+        scale = self.out_size // self.in_size
+        h, w = self.input_shape
+        return h * scale, w * scale
+
     # ------------------------------------------------------------------ #
     # weights
     # ------------------------------------------------------------------ #
@@ -261,27 +436,30 @@ class GLEANNet(BaseModule):
     # forward
     # ------------------------------------------------------------------ #
     def _check_input(self, lq: torch.Tensor) -> None:
+        h, w = self.input_shape
         if not isinstance(lq, torch.Tensor) or lq.ndim != 4:
             shape = tuple(lq.shape) if isinstance(lq, torch.Tensor) else type(
                 lq).__name__
             raise ValueError(
-                f'GLEANNet expects a (N, {self.img_channels}, {self.in_size}, '
-                f'{self.in_size}) tensor, got {shape}')
-        n, c, h, w = lq.shape
+                f'GLEANNet expects a (N, {self.img_channels}, {h}, {w}) '
+                f'tensor, got {shape}')
+        c = lq.shape[1]
         if c != self.img_channels:
             raise ValueError(
                 f'GLEANNet expects {self.img_channels} input channels, got {c} '
                 f'(input shape {tuple(lq.shape)})')
-        if h != self.in_size or w != self.in_size:
+        if tuple(lq.shape[2:]) != (h, w):
+            what = 'in_shape' if self.in_shape else 'in_size'
             raise ValueError(
-                f'GLEANNet expects inputs of in_size {self.in_size}x'
-                f'{self.in_size}, got {h}x{w}')
+                f'GLEANNet expects inputs of {what} {h}x{w}, got '
+                f'{lq.shape[2]}x{lq.shape[3]} (height x width)')
 
     def encode(self, lq: torch.Tensor):
         """Encoder features per resolution and the latent codes.
 
         Args:
-            lq (Tensor): (N, C, in_size, in_size) low-resolution image.
+            lq (Tensor): (N, C, in_size, in_size) low-resolution image
+                (already padded when ``in_shape`` is set).
 
         Returns:
             tuple: dict res -> (N, C_res, res, res) features (in_size..4),
@@ -296,30 +474,71 @@ class GLEANNet(BaseModule):
         latents = feat.view(lq.shape[0], -1, self.style_channels)
         return feats, latents
 
-    def forward(self, lq: torch.Tensor) -> torch.Tensor:
-        """Super-resolve.
+    def _run_bank(self, enc_feats: Dict[int, torch.Tensor],
+                  latents: torch.Tensor):
+        """Run the latent bank, fusing the encoder's features into it.
 
         Args:
-            lq (Tensor): (N, img_channels, in_size, in_size).
+            enc_feats (dict[int, Tensor]): encoder features, res -> (N, C,
+                res, res).
+            latents (Tensor): (N, num_latents, style_channels).
 
         Returns:
-            Tensor: (N, img_channels, out_size, out_size).
+            tuple: dict res -> (N, C_res, res, res) bank features (empty when
+            the decoder reads none: the bank is not run), and the (N, 3,
+            out_size, out_size) RGB image with ``use_decoder=False``, else
+            None.
         """
-        self._check_input(lq)
-        enc_feats, latents = self.encode(lq)
+        if self.use_decoder and self.decoder_bank_res == NONE_RES:
+            return {}, None
         fusion = {res: conv for res, conv in zip(self.encoder_res[::-1],
                                                  self.fusion_out)}
 
         def fuse(res: int, feat: torch.Tensor) -> torch.Tensor:
-            if res > self.in_size:
+            if res > self.encoder_fusion_res:
                 return feat
             return fusion[res](torch.cat([feat, enc_feats[res]], dim=1))
 
-        bank_feats = self.generator(latents, fuse=fuse)
+        out = self.generator(
+            latents,
+            fuse=fuse if self.encoder_fusion_res != NONE_RES else None,
+            return_rgb=not self.use_decoder)
+        if self.use_decoder:
+            return out, None
+        return out  # (features, RGB image)
 
-        hr = enc_feats[self.in_size]
+    def _decode(self, feat: torch.Tensor,
+                bank_feats: Dict[int, torch.Tensor]) -> torch.Tensor:
+        """Decoder from the in_size encoder feature, fusing bank features."""
+        hr = feat
         for res, block in zip(self.decoder_res, self.decoder):
             if res > self.in_size:
-                hr = torch.cat([hr, bank_feats[res]], dim=1)
+                bank = (bank_feats[res] if res <= self.decoder_bank_res else
+                        torch.zeros_like(hr))
+                hr = torch.cat([hr, bank], dim=1)
             hr = block(hr)
         return hr
+
+    def forward(self, lq: torch.Tensor) -> torch.Tensor:
+        """Super-resolve.
+
+        Args:
+            lq (Tensor): (N, img_channels, H, W), (H, W) = ``input_shape``:
+                in_size x in_size, or ``in_shape``.
+
+        Returns:
+            Tensor: (N, img_channels, H', W'), (H', W') = ``output_shape``:
+            out_size x out_size, or ``in_shape`` * out_size / in_size.
+        """
+        self._check_input(lq)
+        if self.in_shape is not None:
+            lq = center_pad(lq, self.in_size, self.pad_value)
+        enc_feats, latents = self.encode(lq)
+        bank_feats, rgb = self._run_bank(enc_feats, latents)
+        if self.use_decoder:
+            out = self._decode(enc_feats[self.in_size], bank_feats)
+        else:
+            out = rgb.flip(1) if self.bgr2rgb else rgb
+        if self.in_shape is not None:
+            out = center_crop(out, self.output_shape)
+        return out

@@ -1,0 +1,8 @@
+# Ablation of glean_cat_8x: the decoder reads the latent bank's features
+# at 64x64 .. 64x64 only (zeros above; GLEAN: up to 256x256).
+_base_ = '../glean_cat_8x.py'
+
+experiment_name = 'glean_x8-bankfeat-to64_8xb2_cat'
+work_dir = f'./work_dirs/{experiment_name}'
+
+model = dict(generator=dict(decoder_bank_res=64))
