@@ -1,6 +1,7 @@
 """Reading state dicts out of checkpoint files, with errors that say what is wrong."""
 import copy
 import os.path as osp
+import zipfile
 from typing import Callable, Dict, Iterable, Mapping, Optional
 
 import torch
@@ -9,10 +10,13 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['CheckpointMismatchError', 'init_weights_strict',
            'load_state_dict_from_file', 'check_state_dict', 'format_key_list',
-           'mismatch_error']
+           'incomplete_archive_hint', 'mismatch_error']
 
 # How many key names an error message lists before summarising.
 MAX_LISTED_KEYS = 8
+# torch.save files (since torch 1.6) are zip archives; their directory is at
+# the end, so a truncated one starts as a zip but is not a valid one.
+ZIP_MAGIC = b'PK\x03\x04'
 
 
 class CheckpointMismatchError(ValueError):
@@ -25,6 +29,21 @@ def format_key_list(keys: Iterable[str]) -> str:
     shown = ', '.join(keys[:MAX_LISTED_KEYS])
     more = len(keys) - MAX_LISTED_KEYS
     return shown + (f' ... and {more} more' if more > 0 else '')
+
+
+def incomplete_archive_hint(path: str) -> str:
+    """A sentence for a local file that starts as a torch.save (zip) archive
+    but is not a complete one (a truncated download or copy), else ''."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(len(ZIP_MAGIC))
+    except OSError:
+        return ''
+    if head != ZIP_MAGIC or zipfile.is_zipfile(path):
+        return ''
+    return ('the file is incomplete: it starts as a torch.save archive but '
+            'its end is missing or corrupt (an interrupted download, copy or '
+            'save?)')
 
 
 def load_state_dict_from_file(path: str,
@@ -55,7 +74,10 @@ def load_state_dict_from_file(path: str,
             'is assumed.') from err
     except Exception as err:  # torch.load / pickle / download failures
         hint = ''
-        if '://' in path and not path.startswith('file://'):
+        incomplete = incomplete_archive_hint(path)
+        if incomplete:
+            hint = f'; {incomplete}'
+        elif '://' in path and not path.startswith('file://'):
             cached = osp.join(torch.hub.get_dir(), 'checkpoints',
                               osp.basename(path))
             hint = (f'. Offline, download it elsewhere and place it at '

@@ -11,7 +11,8 @@ allow_mmengine_checkpoint_globals()
 
 from mmagic.registry import METRICS, MODELS  # noqa: E402
 # The Runner looks wrappers up in mmengine's root registry by name (not in
-# MMagic's child registry), so wrappers register there.
-from mmengine.registry import MODEL_WRAPPERS  # noqa: E402
+# MMagic's child registry), so wrappers register there. Hooks too: a hook in
+# the root registry builds whatever the config's default_scope is.
+from mmengine.registry import HOOKS, MODEL_WRAPPERS  # noqa: E402
 
-__all__ = ['METRICS', 'MODEL_WRAPPERS', 'MODELS']
+__all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS']

@@ -7,16 +7,25 @@ Example::
 
 Writes ``OUTPUT_DIR/<input stem>.png``. Inputs must be the model's in_size
 (square) unless --resize; non-image files in a folder are skipped with a
-warning. Never writes onto an input; refuses to replace existing outputs
-unless --overwrite.
+warning, and so are images that cannot be read (truncated, corrupt), after
+which the other images are still processed. Never writes onto an input;
+refuses to replace existing outputs unless --overwrite.
+
+Exit status: 0; 1 if some images of a folder could not be read (the others
+were written; the summary lists them); 2 for bad input, where nothing is
+written (one ``error:`` line).
 """
 import argparse
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
+from glean_plugin.checkpoint import format_key_list
 from glean_plugin.apis import super_resolve_files
 from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
                                    run_main)
+
+# Exit status when some images of a folder could not be read.
+SOME_IMAGES_FAILED = 1
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,6 +64,12 @@ def main() -> int:
         print(f'skipped {len(summary.skipped)} non-image entr'
               f'{"y" if len(summary.skipped) == 1 else "ies"}: '
               f'{", ".join(summary.skipped)}')
+    if summary.failed:
+        print(f'error: {len(summary.failed)} of '
+              f'{len(summary.failed) + len(summary.written)} image(s) could '
+              f'not be read and were skipped: '
+              f'{format_key_list(summary.failed)}', file=sys.stderr)
+        return SOME_IMAGES_FAILED
     return 0
 
 

@@ -17,6 +17,14 @@ OUT_ROOT defaults to the configs' data_root (data/cat_train, ...). The old
 form ``prepare_data.py GT_DIR OUT_ROOT [--scales ...]`` still means
 ``folder``. Existing output is kept unless --overwrite; an interrupted run
 keeps its complete images and writes no meta-info file: rerun with --resume.
+A source image that cannot be read (truncated, corrupt, 32-bit) or fitted is
+skipped and reported, the others are written, and the meta-info file waits
+until the set is complete (fix or remove those images, then --resume).
+Grayscale, palette, RGBA (alpha dropped) and 16-bit images are converted to
+8-bit RGB as the configs' loader reads them.
+
+Exit status: 0; 1 if some images were skipped (the others were written);
+2 for bad input, where nothing is written.
 """
 import argparse
 import sys
@@ -25,6 +33,10 @@ from dataclasses import replace
 import glean_plugin  # noqa: F401  (mmcv compatibility)
 from glean_plugin.datasets import (FIT_MODES, PRESETS, get_preset,
                                    prepare_dataset)
+from glean_plugin.datasets.prepare import IncompleteDatasetError
+
+# Exit statuses: some images skipped (the rest written); bad input.
+SOME_IMAGES_FAILED, USER_ERROR = 1, 2
 
 
 def _add_common(parser: argparse.ArgumentParser, dataset: str) -> None:
@@ -116,9 +128,12 @@ def main(argv=None) -> int:
         counts = prepare_dataset(preset, args.src, args.out_root,
                                  args.list_file, args.overwrite, args.resume,
                                  args.num_workers, args.link)
+    except IncompleteDatasetError as err:
+        print(f'\nerror: {err}', file=sys.stderr)
+        return SOME_IMAGES_FAILED
     except (OSError, ValueError, ImportError) as err:
         print(f'\nerror: {err}', file=sys.stderr)
-        return 2
+        return USER_ERROR
     print(f'\nwrote {counts} under {args.out_root or preset.data_root}')
     return 0
 

@@ -5,16 +5,25 @@ Example::
     python tools/test.py configs/glean_demo.py work_dirs/demo/iter_400.pth \
         --out work_dirs/demo/metrics.json
     tools/dist_test.sh configs/glean_cat_8x.py glean_cat_8x.pth 8
+
+The checkpoint must hold the config's generator weights exactly (mmengine
+would load another architecture's with a warning and test random weights);
+missing, unexpected and mis-shaped keys are listed. Refuses to replace an
+existing --out unless --overwrite. Exit status: 0; 2 for bad input, reported
+as one ``error:`` line.
 """
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.engine.launch import (MetricsJsonHook, init_cpu_distributed,
-                                        load_tool_config)
+from glean_plugin.engine.launch import (MetricsJsonHook,
+                                        check_generator_checkpoint,
+                                        init_cpu_distributed,
+                                        load_tool_config, run_tool)
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,6 +32,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='write the metrics to this file '
                         '(.json; .pkl/.pickle also dumps the predictions)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing --out file')
     parser.add_argument('--work-dir', help='the dir for logs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value')
@@ -35,6 +46,11 @@ def parse_args() -> argparse.Namespace:
     if args.out and not args.out.endswith(('.json', '.pkl', '.pickle')):
         parser.error(f'--out must end with .json, .pkl or .pickle, got '
                      f'{args.out!r}')
+    if args.out and osp.isdir(args.out):
+        parser.error(f'--out {args.out!r} is a folder, expected a file')
+    if args.out and osp.exists(args.out) and not args.overwrite:
+        parser.error(f'--out {args.out!r} exists; pass --overwrite to '
+                     'replace it')
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         parser.error(f'checkpoint not found: {args.checkpoint!r}')
     return args
@@ -50,6 +66,7 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
+    check_generator_checkpoint(runner.model, args.checkpoint)
     if args.out and args.out.endswith(('.pkl', '.pickle')):
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     if args.out and args.out.endswith('.json'):
@@ -58,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -4,6 +4,11 @@ Example::
 
     python tools/train.py configs/glean_demo.py --work-dir work_dirs/demo
     tools/dist_train.sh configs/glean_cat_8x.py 8
+
+Exit status: 0; 1 if a loss became NaN or Inf (training stops before saving
+those weights; the last checkpoint stays intact); 2 for bad input (a missing
+or unbuildable config, a missing file, a work dir that cannot be written),
+reported as one ``error:`` line.
 """
 import argparse
 import os
@@ -13,7 +18,7 @@ from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.engine.launch import (enable_amp, init_cpu_distributed,
-                                        load_tool_config)
+                                        load_tool_config, run_tool)
 
 
 def parse_args() -> argparse.Namespace:
@@ -54,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -5,9 +5,11 @@ custom_imports = dict(imports=['glean_plugin'], allow_failed_imports=False)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
+    # mmengine's CheckpointHook, but a kill never leaves a truncated
+    # checkpoint or last_checkpoint (glean_plugin/engine/hooks.py)
     checkpoint=dict(
         _delete_=True,
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         interval=5000,
         by_epoch=False,
         save_optimizer=True,
@@ -16,4 +18,6 @@ default_hooks = dict(
         rule='greater'),
 )
 # GLEAN is evaluated on RGB images: no visualisation hook by default.
-custom_hooks = []
+# FiniteLossHook stops training at the first NaN/Inf loss, before the bad
+# weights are saved. A leaf that sets custom_hooks should keep it.
+custom_hooks = [dict(type='FiniteLossHook')]

@@ -331,7 +331,8 @@ class NetworkMetricStatus:
 def _build_network_metric(cls, name: str, path_key: str, pretrained_key: str,
                           path: Optional[str], random: bool,
                           device: Optional[Union[str, torch.device]],
-                          default_path: Callable[[], str], **kwargs):
+                          default_path: Callable[[], str], expected: str,
+                          **kwargs):
     if random and path is not None:
         raise ValueError(f'{name}: give weights or ask for random ones, not '
                          'both')
@@ -342,8 +343,12 @@ def _build_network_metric(cls, name: str, path_key: str, pretrained_key: str,
             metric = cls(channel_order='RGB', device=device, **options,
                          **kwargs)
     except FileNotFoundError as err:
-        if path is not None or random:
+        if random:
             raise
+        if path is not None:
+            raise FileNotFoundError(
+                f'{name} weights not found: {path!r}; expected {expected} '
+                'there (download it to that path, or give another)') from err
         return None, NetworkMetricStatus(name, False, reason=str(err))
     weights = None if random else (path or default_path())
     return metric, NetworkMetricStatus(name, True, random, weights)
@@ -373,9 +378,12 @@ def build_lpips(device: Optional[Union[str, torch.device]] = 'cpu',
         ValueError: both ``backbone_path`` and ``random``.
     """
     from ..evaluation.lpips_metric import LPIPS, lpips_backbone_cache_path
+    cached, url = lpips_backbone_cache_path(net)
     return _build_network_metric(
         LPIPS, 'lpips', 'backbone_path', 'backbone_pretrained', backbone_path,
-        random, device, lambda: lpips_backbone_cache_path(net)[0], net=net)
+        random, device, lambda: cached,
+        f"torchvision's ImageNet weights of the {net} backbone, {url}",
+        net=net)
 
 
 def build_identity(device: Optional[Union[str, torch.device]] = 'cpu',
@@ -399,10 +407,12 @@ def build_identity(device: Optional[Union[str, torch.device]] = 'cpu',
         CheckpointMismatchError: the weights do not fit.
         ValueError: both ``arcface_path`` and ``random``.
     """
-    from ..evaluation.identity import IdentitySimilarity, arcface_cache_path
+    from ..evaluation.identity import (ARCFACE_URL, IdentitySimilarity,
+                                       arcface_cache_path)
     return _build_network_metric(
         IdentitySimilarity, 'identity', 'arcface_path', 'arcface_pretrained',
-        arcface_path, random, device, arcface_cache_path)
+        arcface_path, random, device, arcface_cache_path,
+        f'the ArcFace IR-SE50 weights, {ARCFACE_URL}')
 
 
 class ImageQuality:

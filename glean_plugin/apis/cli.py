@@ -7,6 +7,7 @@ from typing import Callable, Tuple
 
 import torch.nn as nn
 
+from ..engine.launch import explain_build_error
 from .files import InputSkippedWarning
 from .generator import InferenceSettings, init_generator, load_config
 from .inference import InputResizedWarning, InputSizeError
@@ -58,7 +59,8 @@ def _show_warning(message, category, filename, lineno, file=None,
 
 def run_main(main: Callable[[], int]) -> int:
     """Run a tool's ``main`` showing every input warning (even under
-    ``PYTHONWARNINGS=ignore``) and user errors as one ``error:`` line.
+    ``PYTHONWARNINGS=ignore``) and user errors (bad paths, values, configs)
+    as one ``error:`` line.
 
     Args:
         main (callable): returns the exit status.
@@ -76,4 +78,9 @@ def run_main(main: Callable[[], int]) -> int:
             print(f'error: {err}{RESIZE_HINT}', file=sys.stderr)
         except USER_ERRORS as err:
             print(f'error: {err}', file=sys.stderr)
+        except (KeyError, TypeError) as err:  # mmengine's build of a config
+            message = explain_build_error(err)
+            if message is None:
+                raise
+            print(f'error: {message}', file=sys.stderr)
     return USER_ERROR_STATUS

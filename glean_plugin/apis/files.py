@@ -3,14 +3,17 @@
 Everything that can be checked is checked before anything is written: the
 inputs exist and decode, have the model's size (or are resized with a
 warning), and no output would land on an input or, without ``overwrite``, on
-an existing file. Each output is written to a temporary name and renamed.
+an existing file. In a folder, an image that cannot be read is skipped with a
+warning and reported (``InferenceSummary.failed``); the others are
+processed. Each output is written to a temporary name and renamed.
 """
+import io
 import os
 import os.path as osp
 import tempfile
 import warnings
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch.nn as nn
@@ -28,10 +31,13 @@ __all__ = ['InferenceSummary', 'InputSkippedWarning', 'collect_images',
 
 OUTPUT_EXTENSION = '.png'
 LR_SUFFIX = '_lr'
+# JPEG start-of-image marker: OpenCV decodes a truncated JPEG without an
+# error (the missing rows come out grey), so JPEGs are checked for it.
+JPEG_MAGIC = b'\xff\xd8'
 
 
 class InputSkippedWarning(UserWarning):
-    """A folder entry that is not an image was skipped."""
+    """A folder entry was skipped: not an image, or an unreadable one."""
 
 
 @dataclass
@@ -42,11 +48,25 @@ class InferenceSummary:
         written (list[str]): output files, in input order.
         skipped (list[str]): folder entries skipped (not images).
         resized (list[str]): inputs resized to the model's in_size.
+        failed (dict[str, str]): folder images that could not be read
+            (skipped), each with the reason.
     """
 
     written: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
     resized: List[str] = field(default_factory=list)
+    failed: Dict[str, str] = field(default_factory=dict)
+
+
+def _check_complete_jpeg(content: bytes, path: str) -> None:
+    """Raise ValueError if ``content`` is a JPEG that stops early."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(content)) as im:
+            im.load()
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f'cannot read {path!r} as an image: incomplete or '
+                         f'corrupt JPEG ({err})') from err
 
 
 def read_image(path: str,
@@ -58,12 +78,15 @@ def read_image(path: str,
         settings (InferenceSettings, optional): colour type and decode
             backend. Default: colour, mmcv's default backend.
 
+    Grayscale, palette, RGBA (alpha dropped) and 16-bit images are
+    converted as the config's loader converts them (16-bit: the high byte).
+
     Returns:
         ndarray: uint8 (H, W, C) RGB (C = 1 for grayscale colour types).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not a decodable 8-bit image.
+        ValueError: the file is not a complete, decodable image.
     """
     import mmcv
     settings = settings or InferenceSettings()
@@ -71,6 +94,8 @@ def read_image(path: str,
         raise FileNotFoundError(f'image not found: {path!r}')
     with open(path, 'rb') as f:
         content = f.read()
+    if content.startswith(JPEG_MAGIC):
+        _check_complete_jpeg(content, path)
     try:
         img = mmcv.imfrombytes(content, flag=settings.color_type,
                                channel_order='rgb',
@@ -218,12 +243,18 @@ def super_resolve_files(generator: nn.Module,
         overwrite (bool): replace existing outputs (inputs never).
         progress (bool): show a progress bar.
 
+    An image of a folder that cannot be read is skipped with an
+    ``InputSkippedWarning`` and listed in ``summary.failed``; the others are
+    processed. Inputs of the wrong size are a systematic error (another
+    model's data?): they are all listed and nothing is written.
+
     Returns:
-        InferenceSummary: what was written, skipped and resized.
+        InferenceSummary: what was written, skipped, resized and failed.
 
     Raises:
         FileNotFoundError, FileExistsError, ValueError: see
-            ``collect_images``, ``plan_outputs``, ``read_image``;
+            ``collect_images``, ``plan_outputs``, ``read_image`` (an input
+            file that cannot be read, or a folder none of whose images can);
             ``InputSizeError`` (a ValueError) lists every input of the
             wrong size. Nothing is written then.
     """
@@ -232,15 +263,28 @@ def super_resolve_files(generator: nn.Module,
     inputs, skipped = collect_images(input_path)
     outputs = plan_outputs(inputs, out_dir, overwrite)
     summary = InferenceSummary(skipped=skipped)
-    images, wrong_size = [], []
-    for path in inputs:
-        img = read_image(path, settings)
+    images, wrong_size, kept = [], [], []
+    for path, out_path in zip(inputs, outputs):
+        try:
+            img = read_image(path, settings)
+        except ValueError as err:
+            if osp.isfile(input_path):
+                raise
+            summary.failed[path] = str(err)
+            warnings.warn(f'skipped {path!r}: {err}', InputSkippedWarning,
+                          stacklevel=2)
+            continue
         if img.shape[:2] != (in_size, in_size):
             if not resize:
                 wrong_size.append(f'{path} ({img.shape[1]}x{img.shape[0]})')
                 continue
             summary.resized.append(path)
         images.append(fit_input_size(img, in_size, resize, name=path))
+        kept.append(out_path)
+    if not images and summary.failed:
+        raise ValueError(
+            f'none of the {len(inputs)} images in {input_path!r} could be '
+            f'read: {format_key_list(summary.failed)}')
     if wrong_size:
         raise InputSizeError(
             f'the model takes {in_size}x{in_size} (WxH) inputs; '
@@ -251,7 +295,7 @@ def super_resolve_files(generator: nn.Module,
     for start in range(0, len(images), batch_size):
         batch = super_resolve(generator, images[start:start + batch_size],
                               settings, batch_size)
-        for out_path, img in zip(outputs[start:start + batch_size], batch):
+        for out_path, img in zip(kept[start:start + batch_size], batch):
             write_png_atomic(out_path, img)
             summary.written.append(out_path)
         if bar:

@@ -1,7 +1,6 @@
 """Build a config's generator, load its trained weights strictly, and read
 the image settings (normalisation, channel order) inference must match."""
 import copy
-import os.path as osp
 import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -14,6 +13,7 @@ from mmengine.utils import import_modules_from_strings
 from ..checkpoint import (CheckpointMismatchError, check_state_dict,
                           format_key_list, load_state_dict_from_file)
 from ..engine.ddp import strip_ddp_keys
+from ..engine.launch import ConfigError, explain_build_error, read_config
 from ..registry import MODELS
 
 __all__ = ['InferenceSettings', 'init_generator', 'load_config',
@@ -41,13 +41,12 @@ def load_config(config: Union[str, Config]) -> Config:
         Config: the config.
 
     Raises:
-        FileNotFoundError: no such config file.
+        FileNotFoundError: no such config file (or ``_base_`` file).
+        ConfigError: the config file does not run.
         TypeError: ``config`` is neither.
     """
     if isinstance(config, str):
-        if '::' not in config and not osp.isfile(config):
-            raise FileNotFoundError(f'config not found: {config!r}')
-        config = Config.fromfile(config)
+        config = read_config(config)
     elif not isinstance(config, Config):
         raise TypeError('config must be a path or an mmengine Config, got '
                         f'{type(config).__name__}')
@@ -301,13 +300,21 @@ def init_generator(config: Union[str, Config],
         CheckpointMismatchError: the checkpoint does not fit the config's
             generator: missing, unexpected and mis-shaped keys are listed,
             and a size mismatch (in_size/out_size) is named.
+        ConfigError: ``model.generator`` does not build (an unknown
+            ``type``, an argument its class does not take).
         ValueError: the config has no ``model.generator``, or a bad device.
     """
     cfg = load_config(config)
     device = resolve_device(device)
     if not cfg.get('model', {}).get('generator'):
         raise ValueError('the config has no model.generator to build')
-    generator = MODELS.build(copy.deepcopy(cfg.model.generator))
+    try:
+        generator = MODELS.build(copy.deepcopy(cfg.model.generator))
+    except (KeyError, TypeError) as err:
+        message = explain_build_error(err)
+        if message is None:
+            raise
+        raise ConfigError(f'model.generator: {message}') from err
     state, source = load_generator_state(checkpoint, generator, prefix)
     try:
         what = f'generator of the config ({type(generator).__name__})'

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..checkpoint import CheckpointMismatchError
+from ..checkpoint import CheckpointMismatchError, incomplete_archive_hint
 
 __all__ = ['PersistentObject', 'StandIn', 'StandInUnpickler',
            'check_destination', 'load_stylegan2_source', 'module_state',
@@ -184,6 +184,9 @@ def load_stylegan2_source(path: str) -> Any:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'source checkpoint not found: {path!r}')
+    incomplete = incomplete_archive_hint(path)
+    if incomplete:
+        raise CheckpointMismatchError(f'could not read {path!r}: {incomplete}')
     try:
         if not zipfile.is_zipfile(path):
             with open(path, 'rb') as f:

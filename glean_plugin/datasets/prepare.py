@@ -12,10 +12,13 @@ name and renamed, and the meta-info file is written last, once every image
 is done: an interrupted run leaves only complete images and no meta-info
 file (so no config can train on half a data set), and rerunning with
 ``resume=True`` (``--resume``) finishes it, skipping the images whose outputs
-all exist.
+all exist. A source image that cannot be read or fitted is skipped and
+reported, the others are written, and no meta-info file is written until
+every image is done (``IncompleteDatasetError``).
 """
 import contextlib
 import io
+import logging
 import multiprocessing
 import os
 import os.path as osp
@@ -27,13 +30,15 @@ from itertools import islice
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
+from ..checkpoint import format_key_list
 from .presets import DatasetPreset
 
 __all__ = [
-    'IMAGE_EXTENSIONS', 'matlab_downsample', 'matlab_resize',
-    'prepare_dataset', 'prepare_sr_folders'
+    'IMAGE_EXTENSIONS', 'IncompleteDatasetError', 'matlab_downsample',
+    'matlab_resize', 'prepare_dataset', 'prepare_sr_folders'
 ]
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
@@ -46,6 +51,35 @@ TMP_PREFIX, TMP_SUFFIX = '.', '.tmp'
 RESUME_HINT = ('complete outputs are kept and no meta-info file was '
                'written; fix the cause and rerun the same command with '
                '--resume (resume=True) to finish')
+# PIL modes of 16-bit grayscale images. PIL's convert('RGB') clips them to
+# 255; they are reduced to their high byte instead, as OpenCV (the configs'
+# image loader) reads them.
+SIXTEEN_BIT_MODES = ('I;16', 'I;16B', 'I;16L', 'I;16N')
+BITS_DROPPED_FROM_16 = 8
+# An 8-bit RGB PNG (bit depth 8, colour type 2 in its IHDR chunk) that ends
+# with its IEND chunk can be copied as the GT without re-encoding.
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+PNG_IHDR_DEPTH_TYPE = slice(24, 26)
+PNG_8BIT_RGB = bytes((8, 2))
+PNG_IEND = b'\x00\x00\x00\x00IEND\xaeB`\x82'
+# Skipped images whose reasons an IncompleteDatasetError spells out.
+MAX_LISTED_FAILURES = 20
+
+
+class IncompleteDatasetError(ValueError):
+    """Some source images could not be prepared; the others were written.
+
+    Args:
+        message (str): what happened and how to finish.
+        failed (dict[str, str]): source image -> reason.
+        done (int): images written.
+    """
+
+    def __init__(self, message: str, failed: Dict[str, str],
+                 done: int) -> None:
+        super().__init__(message)
+        self.failed = dict(failed)
+        self.done = done
 
 
 def _to_uint8(img: np.ndarray) -> np.ndarray:
@@ -103,6 +137,7 @@ class _FolderSource:
                                     f'database: {root!r}')
         self.root = root
         self.paths: Dict[str, str] = {}
+        ignored = []
         walk = os.walk(root) if recursive else [
             (root, [], [n for n in os.listdir(root)
                         if osp.isfile(osp.join(root, n))])]
@@ -110,6 +145,7 @@ class _FolderSource:
             dirs.sort()
             for name in sorted(files):
                 if not name.lower().endswith(IMAGE_EXTENSIONS):
+                    ignored.append(osp.join(folder, name))
                     continue
                 path = osp.join(folder, name)
                 stem = osp.splitext(name)[0]
@@ -121,6 +157,11 @@ class _FolderSource:
         if not self.paths:
             raise ValueError(f'no images ({", ".join(IMAGE_EXTENSIONS)}) in '
                              f'{root!r}')
+        if ignored:
+            print_log(f'ignored {len(ignored)} file(s) in {root!r} that are '
+                      f'not images ({", ".join(IMAGE_EXTENSIONS)}): '
+                      f'{format_key_list(ignored)}', logger='current',
+                      level=logging.WARNING)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -202,37 +243,69 @@ def _read_name_list(list_file: str) -> List[str]:
 
 
 # ----------------------------------------------------------------- workers
+def _is_complete_8bit_rgb_png(path: str) -> bool:
+    """Whether ``path`` is an 8-bit RGB PNG that ends with its IEND chunk."""
+    with open(path, 'rb') as f:
+        head = f.read(PNG_IHDR_DEPTH_TYPE.stop)
+        f.seek(0, os.SEEK_END)
+        if f.tell() < len(head) + len(PNG_IEND):
+            return False
+        f.seek(-len(PNG_IEND), os.SEEK_END)
+        tail = f.read()
+    return (head.startswith(PNG_SIGNATURE)
+            and head[PNG_IHDR_DEPTH_TYPE] == PNG_8BIT_RGB
+            and tail == PNG_IEND)
+
+
 def _decode(payload, name: str) -> Tuple[np.ndarray, bool]:
     """uint8 RGB (H, W, 3) of a path or encoded bytes, and whether the file
-    is an 8-bit RGB PNG (then its bytes can be copied as the GT)."""
+    is a complete 8-bit RGB PNG (then its bytes can be copied as the GT).
+
+    Grayscale and palette images become RGB, alpha is dropped, 16-bit
+    grayscale keeps its high byte (as OpenCV reads it).
+    """
     from PIL import Image
     source = payload if isinstance(payload, str) else io.BytesIO(payload)
     try:
         with Image.open(source) as im:
-            plain_png = im.format == 'PNG' and im.mode == 'RGB'
-            img = np.asarray(im.convert('RGB'))
+            if im.mode in SIXTEEN_BIT_MODES or (im.mode == 'I'
+                                                and im.format == 'PNG'):
+                gray = np.asarray(im).astype(np.uint32) >> \
+                    BITS_DROPPED_FROM_16
+                img = np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2)
+            elif im.mode in ('I', 'F'):
+                raise ValueError(f'{im.mode!r} (32-bit) images are not '
+                                 'supported; convert it to 8 or 16 bits')
+            else:
+                img = np.asarray(im.convert('RGB'))
+            fmt = im.format
     except (OSError, SyntaxError, ValueError,
             Image.DecompressionBombError) as err:
         raise ValueError(f'cannot read image {name!r}: {err}') from err
-    return img, plain_png and isinstance(payload, str)
+    copyable = (isinstance(payload, str) and fmt == 'PNG'
+                and _is_complete_8bit_rgb_png(payload))
+    return img, copyable
 
 
-def _fit(img: np.ndarray, size: Optional[int], fit: str,
+def _fit(img: np.ndarray, shape: Optional[Tuple[int, int]], fit: str,
          name: str) -> np.ndarray:
-    """The size x size GT of ``img`` (``img`` itself when it already is)."""
+    """The (height, width) = ``shape`` GT of ``img`` (``img`` itself when it
+    already has that shape)."""
     h, w = img.shape[:2]
-    if size is None or (h, w) == (size, size):
+    if shape is None or (h, w) == tuple(shape):
         return img
     if fit == 'exact':
-        raise ValueError(f'{name!r}: expected {size}x{size} (width x '
+        raise ValueError(f'{name!r}: expected {shape[1]}x{shape[0]} (width x '
                          f'height), got {w}x{h}')
     if fit == 'center-crop':
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        img = np.ascontiguousarray(img[top:top + side, left:left + side])
-        if side == size:
+        # the largest centred window of the shape's aspect ratio
+        scale = min(h / shape[0], w / shape[1])
+        ch, cw = round(shape[0] * scale), round(shape[1] * scale)
+        top, left = (h - ch) // 2, (w - cw) // 2
+        img = np.ascontiguousarray(img[top:top + ch, left:left + cw])
+        if (ch, cw) == tuple(shape):
             return img
-    return matlab_resize(img, (size, size))
+    return matlab_resize(img, shape)
 
 
 def _tmp_path(path: str) -> str:
@@ -294,7 +367,7 @@ def _process(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
         w, h = _image_size(gt_path)
         return f'{fname} ({h},{w},3)'
     img, copyable = _decode(payload, name)
-    gt = _fit(img, preset.size, preset.fit, name)
+    gt = _fit(img, preset.shape, preset.fit, name)
     h, w = gt.shape[:2]
     bad = [s for s in preset.scales if h % s or w % s]
     if bad:
@@ -312,6 +385,17 @@ def _process(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
         else:
             _write_png(path, matlab_downsample(gt, preset.lr_folders[folder]))
     return f'{fname} ({h},{w},3)'
+
+
+def _process_or_report(preset: DatasetPreset, out_root: str, link: bool,
+                       resume: bool, job: Tuple[str, str, object]
+                       ) -> Tuple[Optional[str], Optional[str]]:
+    """``_process``'s meta-info line, or the reason the image was skipped
+    (it cannot be read or fitted)."""
+    try:
+        return _process(preset, out_root, link, resume, job), None
+    except ValueError as err:
+        return None, str(err)
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:
@@ -420,8 +504,11 @@ def prepare_dataset(preset: DatasetPreset,
     Raises:
         FileNotFoundError, FileExistsError, ValueError, ImportError: before
             anything is written, naming what was expected and found.
-        ValueError: an image that cannot be read or fitted, naming it; the
-            images done before it stay and the message says how to resume.
+        IncompleteDatasetError: images that could not be read or fitted,
+            each named with the reason; every other image was written, no
+            meta-info file was, and the message says how to finish.
+        OSError: writing failed (e.g. the disk is full); the images done
+            before stay and the message says how to resume.
     """
     if overwrite and resume:
         raise ValueError('give overwrite or resume, not both')
@@ -434,6 +521,9 @@ def prepare_dataset(preset: DatasetPreset,
     if not osp.exists(src):
         raise FileNotFoundError(f'source not found: {src!r} (expected: '
                                 f'{preset.source})')
+    if osp.exists(out_root) and not osp.isdir(out_root):
+        raise FileExistsError(f'output root {out_root!r} is a file, expected '
+                              'a folder')
     with contextlib.closing(_open_source(src, preset.recursive)) as source:
         preset = _gt_in_place(preset, src, out_root)
         if preset.gt_folder is None:
@@ -455,9 +545,21 @@ def prepare_dataset(preset: DatasetPreset,
         for folder in targets:
             os.makedirs(folder, exist_ok=True)
             _remove_stale_tmp(folder)
-        lines = _run(preset, out_root, link, resume,
-                     (source.job(s) for s in stems), total, num_workers,
-                     progress)
+        lines, failed = _run(preset, out_root, link, resume,
+                             (source.job(s) for s in stems), total,
+                             num_workers, progress)
+    if failed:
+        reasons = ''.join(f'\n  {reason}' for reason in
+                          list(failed.values())[:MAX_LISTED_FAILURES])
+        if len(failed) > MAX_LISTED_FAILURES:
+            reasons += f'\n  ... and {len(failed) - MAX_LISTED_FAILURES} more'
+        raise IncompleteDatasetError(
+            f'{len(failed)} of {total} images could not be prepared and '
+            f'were skipped:{reasons}\nThe other {len(lines)} were written; '
+            'no meta-info file was written, so no config reads an '
+            'incomplete set. Fix or remove the skipped images (and drop '
+            'them from the list file, if any), then rerun the same command '
+            'with --resume (resume=True) to finish.', failed, len(lines))
     with open(_tmp_path(meta_path), 'w') as f:
         f.write(''.join(f'{line}\n' for line in lines))
     os.replace(_tmp_path(meta_path), meta_path)
@@ -466,13 +568,18 @@ def prepare_dataset(preset: DatasetPreset,
 
 def _run(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
          jobs: Iterable[tuple], total: int, num_workers: int,
-         progress: bool) -> List[str]:
-    """Process ``jobs`` in order, in a pool when ``num_workers > 1``."""
+         progress: bool) -> Tuple[List[str], Dict[str, str]]:
+    """Process ``jobs`` in order, in a pool when ``num_workers > 1``.
+
+    Returns the meta-info lines of the images written and, for each image
+    skipped, the reason (by source name).
+    """
     # Import the resize before forking so that workers inherit it.
     from mmagic.datasets.transforms import MATLABLikeResize  # noqa: F401
-    work = partial(_process, preset, out_root, link, resume)
+    work = partial(_process_or_report, preset, out_root, link, resume)
     bar = ProgressBar(total) if progress else None
     lines: List[str] = []
+    failed: Dict[str, str] = {}
     pool = (multiprocessing.Pool(num_workers)
             if num_workers > 1 else contextlib.nullcontext())
     with pool:
@@ -480,15 +587,17 @@ def _run(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
             for batch in _batches(jobs, JOBS_PER_WORKER * num_workers):
                 results = (pool.imap(work, batch)
                            if num_workers > 1 else map(work, batch))
-                for line in results:
-                    lines.append(line)
+                for job, (line, reason) in zip(batch, results):
+                    if reason is None:
+                        lines.append(line)
+                    else:
+                        failed[job[1]] = reason
                     if bar:
                         bar.update()
-        except (ValueError, OSError) as err:
-            kind = ValueError if isinstance(err, ValueError) else OSError
-            raise kind(f'{err}\n{len(lines)} of {total} images were done '
-                       f'before this; {RESUME_HINT}') from err
-    return lines
+        except OSError as err:
+            raise OSError(f'{err}\n{len(lines)} of {total} images were done '
+                          f'before this; {RESUME_HINT}') from err
+    return lines, failed
 
 
 def prepare_sr_folders(gt_dir: str,

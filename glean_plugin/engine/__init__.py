@@ -1,4 +1,7 @@
-"""Runner-side pieces: the distributed wrapper."""
+"""Runner-side pieces: the distributed wrapper and the training hooks."""
 from .ddp import GLEANSeparateDDP, strip_ddp_keys
+from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
+                    write_atomic)
 
-__all__ = ['GLEANSeparateDDP', 'strip_ddp_keys']
+__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'GLEANSeparateDDP',
+           'NonFiniteLossError', 'strip_ddp_keys', 'write_atomic']

@@ -141,13 +141,34 @@ def test_wrong_sizes_are_listed_and_nothing_is_written(tmp_path, generator):
                for p in summary.written)
 
 
-def test_broken_image_in_a_folder_is_an_error(tmp_path, generator):
-    write_images(tmp_path / 'in', random_images(1))
-    (tmp_path / 'in' / 'zz.png').write_bytes(b'not a png')
-    with pytest.raises(ValueError, match='cannot read .*zz.png'):
+def test_broken_image_in_a_folder_is_skipped_and_reported(tmp_path,
+                                                          generator):
+    images = random_images(1)
+    write_images(tmp_path / 'in', images)
+    broken = str(tmp_path / 'in' / 'zz.png')
+    open(broken, 'wb').write(b'not a png')
+    with pytest.warns(InputSkippedWarning, match='zz.png.*cannot read'):
+        summary = super_resolve_files(generator, str(tmp_path / 'in'),
+                                      str(tmp_path / 'out'), progress=False)
+    assert list(summary.failed) == [broken]
+    assert 'cannot read' in summary.failed[broken]
+    assert summary.written == [str(tmp_path / 'out' / 'img0.png')]
+    np.testing.assert_array_equal(iio.imread(summary.written[0]),
+                                  super_resolve(generator, images)[0])
+    assert sorted(os.listdir(tmp_path / 'out')) == ['img0.png']
+
+    # nothing readable: an error, and nothing is written
+    os.remove(tmp_path / 'in' / 'img0.png')
+    with pytest.warns(InputSkippedWarning), \
+            pytest.raises(ValueError, match='none of the 1 images'):
         super_resolve_files(generator, str(tmp_path / 'in'),
-                            str(tmp_path / 'out'), progress=False)
-    assert not osp.exists(tmp_path / 'out')
+                            str(tmp_path / 'none'), progress=False)
+    assert not osp.exists(tmp_path / 'none')
+    # a broken file given on its own is an error
+    with pytest.raises(ValueError, match='cannot read .*zz.png'):
+        super_resolve_files(generator, broken, str(tmp_path / 'one'),
+                            progress=False)
+    assert not osp.exists(tmp_path / 'one')
 
 
 def test_retouch_file(tmp_path, generator):

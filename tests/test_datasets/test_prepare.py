@@ -16,6 +16,7 @@ from PIL import Image
 from glean_plugin.datasets import (get_preset, matlab_downsample,
                                    matlab_resize, prepare_dataset,
                                    prepare_sr_folders)
+from glean_plugin.datasets.prepare import IncompleteDatasetError
 from helpers import REPO_ROOT
 
 
@@ -208,18 +209,20 @@ def test_wrong_size_and_broken_image_then_resume(tmp_path):
     bad.write_bytes(b'not a png at all')
     preset = replace(get_preset('folder'), size=32, scales=(4, ))
     out = tmp_path / 'data'
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(IncompleteDatasetError) as info:
         prepare_dataset(preset, str(gt_dir), str(out), progress=False)
     message = str(info.value)
     assert 'cannot read image' in message and str(bad) in message
-    assert '3 of 4 images' in message and '--resume' in message
-    # earlier images are complete, no meta-info file claims the set is done
+    assert '1 of 4 images' in message and 'other 3 were written' in message
+    assert '--resume' in message
+    assert list(info.value.failed) == [str(bad)] and info.value.done == 3
+    # the other images are complete, no meta-info file claims the set is done
     assert sorted(os.listdir(out / 'GT')) == sorted(imgs)
     assert not (out / 'meta_info_GT.txt').exists()
 
     # the bad file is replaced by one of the wrong size: refused by name
     _write(str(bad), np.zeros((24, 32, 3), np.uint8))
-    with pytest.raises(ValueError,
+    with pytest.raises(IncompleteDatasetError,
                        match=r'img3.png.*expected 32x32.*got 32x24'):
         prepare_dataset(preset, str(gt_dir), str(out), resume=True,
                         progress=False)

@@ -11,13 +11,15 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
-from glean_plugin.datasets import (PRESETS, get_preset, matlab_downsample,
-                                   matlab_resize, prepare_dataset)
+from glean_plugin.datasets import (PRESETS, DatasetPreset, get_preset,
+                                   matlab_downsample, matlab_resize,
+                                   prepare_dataset)
 from helpers import REPO_ROOT
 
 # Which presets a config's train and val loaders read.
 CONFIG_PRESETS = {
     'cat': ('cat/train', 'cat/test'),
+    'car': ('car/train', 'car/test'),
     'church': ('church/train', 'church/test'),
     'ffhq': ('ffhq/train', 'celebahq/test'),
     'celebahq': ('ffhq/train', 'celebahq/test'),
@@ -36,6 +38,13 @@ def _presets_of(path):
     return [_preset(n) for n in CONFIG_PRESETS[dataset]]
 
 
+def _gt_shape(gen):
+    """(height, width) of a GLEANNet config's output: its GT shape."""
+    scale = gen.out_size // gen.in_size
+    h, w = gen.get('in_shape', (gen.in_size, gen.in_size))
+    return h * scale, w * scale
+
+
 @pytest.mark.parametrize('path', LEAVES, ids=osp.basename)
 def test_presets_are_the_configs_layout(path):
     cfg = Config.fromfile(path)
@@ -49,7 +58,7 @@ def test_presets_are_the_configs_layout(path):
         assert dataset.data_prefix['gt'] == preset.gt_folder
         assert dataset.data_prefix['img'] == f'BIx{scale}_down'
         assert scale in preset.scales
-        assert preset.size == gen.out_size
+        assert preset.shape == _gt_shape(gen)
     assert cfg.test_dataloader.dataset == cfg.val_dataloader.dataset
 
 
@@ -80,8 +89,8 @@ def _write(path, img):
 def _check(out, preset, expected):
     """``expected``: {output name: GT}; LR = MATLAB bicubic of the GT."""
     lines = open(osp.join(out, preset.meta_file)).read().splitlines()
-    size = preset.size
-    assert lines == [f'{n} ({size},{size},3)' for n in expected]
+    h, w = preset.shape
+    assert lines == [f'{n} ({h},{w},3)' for n in expected]
     folders = sorted([preset.gt_folder, preset.meta_file] +
                      list(preset.lr_folders))
     assert sorted(os.listdir(out)) == folders
@@ -91,11 +100,12 @@ def _check(out, preset, expected):
         assert np.array_equal(written, gt), name
         for folder, s in preset.lr_folders.items():
             lr = np.asarray(Image.open(osp.join(out, folder, name)))
-            assert lr.shape == (size // s, size // s, 3)
+            assert lr.shape == (h // s, w // s, 3)
             assert np.array_equal(lr, matlab_downsample(gt, s))
 
 
 SIZE = 64  # GT side in these tests (the real presets: 256 / 1024)
+CAR_H, CAR_W = 48, 64  # car GT in these tests (the real preset: 384x512)
 
 
 def test_cat_train_resizes_to_square(tmp_path):
@@ -211,7 +221,64 @@ def test_celebahq_takes_the_first_images_in_natural_order(tmp_path):
                         overwrite=True)
 
 
+def test_car_resizes_to_its_rectangle(tmp_path):
+    # LSUN car images are of any aspect ratio; the GT is height x width
+    rng = np.random.default_rng(6)
+    shape = (CAR_H, CAR_W)
+    src = tmp_path / 'car'
+    a = _write(str(src / '0a' / 'c1.webp'), _image(rng, 60, 100))
+    b = _write(str(src / 'c2.png'), _image(rng, CAR_H, CAR_W))
+    preset = replace(get_preset('car'), size=shape)
+    out = str(tmp_path / 'car_train')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, {'c1.png': matlab_resize(a, shape), 'c2.png': b})
+    # x8 and x16 LR: 6x8 and 3x4, the tiny analogue of 48x64 and 24x32
+    lr = np.asarray(Image.open(osp.join(out, 'BIx8_down', 'c1.png')))
+    assert lr.shape == (CAR_H // 8, CAR_W // 8, 3)
+
+
+def test_car_center_crop_keeps_the_aspect_ratio(tmp_path):
+    rng = np.random.default_rng(7)
+    src = tmp_path / 'car'
+    wide = _write(str(src / 'wide.png'), _image(rng, 48, 80))
+    square = _write(str(src / 'square.png'), _image(rng, 72, 72))
+    preset = replace(get_preset('car', 'test'), size=(CAR_H, CAR_W),
+                     fit='center-crop', limit=None)
+    out = str(tmp_path / 'car_test')
+    prepare_dataset(preset, str(src), out, progress=False)
+    _check(out, preset, {
+        # 72x72: the 54x72 window (3:4) at rows 9..63, resized to 48x64
+        'square.png': matlab_resize(square[9:63], (CAR_H, CAR_W)),
+        # 48x80: the 48x64 window at columns 8..72, already the GT shape
+        'wide.png': wide[:, 8:72],
+    })
+
+
+def test_car_test_takes_the_first_100():
+    preset = get_preset('car', 'test')
+    assert preset.limit == 100 and not preset.list_required
+    assert preset.data_root == 'data/car_test'
+
+
+@pytest.mark.parametrize('size', [(384, ), (384, 512, 3), [384, 512],
+                                  (384, 0), (384.0, 512), 0, True])
+def test_bad_preset_size_is_refused(size):
+    with pytest.raises(ValueError, match='size must be a positive int or a '
+                       r'\(height, width\) tuple, got'):
+        DatasetPreset('x', None, 'GT', 'meta.txt', (8, ), size)
+
+
+def test_rectangular_size_must_be_divisible():
+    with pytest.raises(ValueError, match=r'size \(384, 520\) is not '
+                       'divisible by scale 16'):
+        DatasetPreset('x', None, 'GT', 'meta.txt', (8, 16), (384, 520))
+
+
 def test_real_preset_values():
+    assert get_preset('car').shape == get_preset('car', 'test').shape == (
+        384, 512)
+    assert get_preset('car').size == (384, 512)
+    assert get_preset('cat').shape == (256, 256)
     assert get_preset('cat').size == get_preset('church').size == 256
     assert get_preset('ffhq').size == get_preset('celebahq').size == 1024
     assert get_preset('celebahq').limit == 100
