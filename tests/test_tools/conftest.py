@@ -32,6 +32,9 @@ def run_tool(args, timeout=600, env=None):
     # project's venv), which need not be first on PATH
     full_env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
                     **(env or {}))
+    # one OpenMP thread per subprocess: on a busy 2-core machine threads of
+    # concurrent processes otherwise fight (several times slower)
+    full_env.setdefault('OMP_NUM_THREADS', '1')
     return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 
