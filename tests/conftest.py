@@ -14,6 +14,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import glean_plugin  # noqa: E402,F401  (installs the mmcv._ext placeholder first)
+from glean_plugin.datasets import build_demo_dataset  # noqa: E402
 from helpers import randomize_state_dict  # noqa: E402,F401
 
 DEVICE_ENV = 'GLEAN_TEST_DEVICE'
@@ -39,3 +40,11 @@ def _seed():
 def randomize():
     """``randomize(state_dict, seed=0)``: see ``helpers.randomize_state_dict``."""
     return randomize_state_dict
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """data/demo layout with 8 training and 2 held-out 32x32 faces."""
+    root = str(tmp_path_factory.mktemp('data') / 'demo')
+    build_demo_dataset(root, train_faces=8, val_faces=2, train_crops=1)
+    return root

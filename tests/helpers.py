@@ -82,3 +82,31 @@ def run_python(code: str, timeout: float = 240,
         f'subprocess failed (rc={proc.returncode})\n--- stdout ---\n'
         f'{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}')
     return proc
+
+
+# The interpreter running the tests (the project's venv).
+PYTHON = sys.executable
+
+
+def data_options(root: str) -> list:
+    """--cfg-options pointing configs/glean_demo.py at the demo data ``root``."""
+    return [
+        f'train_dataloader.dataset.data_root={root}/train',
+        f'val_dataloader.dataset.data_root={root}/val',
+        f'test_dataloader.dataset.data_root={root}/val',
+    ]
+
+
+def run_tool(args, timeout: float = 600,
+             env: Optional[Mapping[str, str]] = None
+             ) -> subprocess.CompletedProcess:
+    """Run a command from the repository root; return the finished process."""
+    # the launch scripts call ${PYTHON:-python}: use this interpreter (the
+    # project's venv), which need not be first on PATH
+    full_env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
+                    **(env or {}))
+    # one OpenMP thread per subprocess: on a busy 2-core machine threads of
+    # concurrent processes otherwise fight (several times slower)
+    full_env.setdefault('OMP_NUM_THREADS', '1')
+    return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)

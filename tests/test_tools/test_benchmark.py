@@ -19,12 +19,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import PYTHON, run_tool
+from helpers import PYTHON, REPO_ROOT, run_tool
 from glean_plugin.apis import matlab_resize, read_image
 from glean_plugin.apis.cli import run_main
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.registry import MODELS
-from helpers import REPO_ROOT
 from test_apis.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'benchmark.py')

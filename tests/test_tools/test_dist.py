@@ -7,8 +7,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import PYTHON, data_options, run_tool
-from helpers import REPO_ROOT
+from helpers import PYTHON, REPO_ROOT, data_options, run_tool
 from test_train_test import CONFIG, SHORT, read_scalars
 
 

@@ -12,12 +12,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from conftest import PYTHON, run_tool
+from helpers import PYTHON, REPO_ROOT, run_tool
 from glean_plugin.apis import init_generator, super_resolve
 from glean_plugin.apis.cli import run_main
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
-from helpers import REPO_ROOT
 from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
 

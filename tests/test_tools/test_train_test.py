@@ -9,8 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import PYTHON, data_options, run_tool
-from helpers import REPO_ROOT
+from helpers import PYTHON, REPO_ROOT, data_options, run_tool
 
 CONFIG = 'configs/glean_demo.py'
 SHORT = ['default_hooks.logger.interval=1', 'train_cfg.val_interval=2',
