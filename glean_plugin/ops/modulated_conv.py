@@ -10,6 +10,8 @@ Two formulations give the same result:
   coefficients: conv(x * s, w) * d == conv(x, w * s * d). One plain batched
   convolution instead of a grouped one; which is faster depends on the shapes
   and the device (``tools/analysis/benchmark_speed.py --modconv-impl``).
+- ``'auto'``: one of the two per call, by a fixed rule measured on CPU
+  (``choose_modconv_impl``).
 """
 from typing import Optional
 
@@ -18,11 +20,42 @@ import torch.nn.functional as F
 
 from .upfirdn2d import upfirdn2d
 
-__all__ = ['modulated_conv2d', 'MODULATED_CONV_IMPLS', 'DEMOD_EPS']
+__all__ = ['choose_modconv_impl', 'modulated_conv2d', 'MODULATED_CONV_IMPLS',
+           'DEMOD_EPS']
 
-MODULATED_CONV_IMPLS = ('scaled', 'grouped')
+MODULATED_CONV_IMPLS = ('scaled', 'grouped', 'auto')
 # Added to the squared weight norm before rsqrt, as in StyleGAN2.
 DEMOD_EPS = 1e-8
+# 'auto' picks 'grouped' from this many input pixels on (no autograd,
+# NCHW): there it saves the style-scaled copy of the input and the
+# demodulation pass (CPU fp32, batch 1 and 4: 0.85-0.9x at 128x128 and
+# 256x256, slower below 64x64; benchmark_speed.py).
+GROUPED_MIN_PIXELS = 128 * 128
+
+
+def choose_modconv_impl(x: torch.Tensor, weight: torch.Tensor,
+                        styles: torch.Tensor) -> str:
+    """The formulation ``impl='auto'`` uses for these inputs.
+
+    'scaled' whenever autograd records the call (its backward needs no
+    weight gradient: frozen weights cost one convolution less), the input is
+    channels_last (grouped convolutions are slow in that layout) or small;
+    else 'grouped'.
+
+    Args:
+        x (Tensor): (N, I, H, W) input.
+        weight (Tensor): (O, I, K, K) weight.
+        styles (Tensor): (N, I) styles.
+
+    Returns:
+        str: 'scaled' or 'grouped'.
+    """
+    recording = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (x, weight, styles))
+    nchw = x.is_contiguous() and not (
+        x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last))
+    big = x.shape[2] * x.shape[3] >= GROUPED_MIN_PIXELS
+    return 'grouped' if not recording and nchw and big else 'scaled'
 
 
 def _demod_coefficients(weight: torch.Tensor, styles: torch.Tensor,
@@ -66,7 +99,8 @@ def modulated_conv2d(x: torch.Tensor,
             transposed convolution, including the upsampling gain (e.g.
             ``make_fir_kernel((1, 3, 3, 1)) * 4``); required when ``upsample``.
         eps (float): Added to the squared norm before demodulation.
-        impl (str): 'scaled' (default) or 'grouped', equal results.
+        impl (str): 'scaled' (default), 'grouped' or 'auto'
+            (``choose_modconv_impl``); equal results.
         fir_impl (str): implementation of the FIR filter, see ``upfirdn2d``.
 
     Returns:
@@ -90,6 +124,8 @@ def modulated_conv2d(x: torch.Tensor,
         raise ValueError(f'kernel size must be odd, got {k}')
     if upsample and fir_kernel is None:
         raise ValueError('upsample=True needs a fir_kernel')
+    if impl == 'auto':
+        impl = choose_modconv_impl(x, weight, styles)
     styles = styles.to(x.dtype)
     weight = weight.to(x.dtype)
     demod = _demod_coefficients(weight, styles, eps) if demodulate else None
@@ -113,7 +149,10 @@ def modulated_conv2d(x: torch.Tensor,
         else:
             out = F.conv2d(xs, weight, padding=k // 2)
         if demod is not None:
-            out = out * demod[:, :, None, None]
+            demod = demod[:, :, None, None]
+            # the convolution's output is fresh: scale it in place when no
+            # autograd graph is recorded
+            out = out * demod if torch.is_grad_enabled() else out.mul_(demod)
 
     if upsample:
         out = _upsample_blur(out, fir_kernel, k, fir_impl)

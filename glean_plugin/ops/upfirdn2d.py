@@ -92,6 +92,10 @@ def _fast(x, kernel, up, down, pad):
         x = _pad_or_crop(x, x0 - (kw - 1), x1 - (kw - 1) + (up - 1),
                          y0 - (kh - 1), y1 - (kh - 1) + (up - 1))
         return x[..., ::down, ::down] if down > 1 else x
+    if x0 == x1 >= 0 and y0 == y1 >= 0:
+        # Symmetric zero padding: let the convolution pad, no padded copy.
+        return F.conv2d(x, weight.contiguous(), stride=down, padding=(y0, x0),
+                        groups=c)
     x = _pad_or_crop(x, x0, x1, y0, y1)
     return F.conv2d(x, weight.contiguous(), stride=down, groups=c)
 

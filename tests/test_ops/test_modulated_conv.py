@@ -5,7 +5,8 @@ import torch.nn.functional as F
 
 from glean_plugin.ops import (MODULATED_CONV_IMPLS, make_fir_kernel,
                               modulated_conv2d)
-from glean_plugin.ops.modulated_conv import DEMOD_EPS
+from glean_plugin.ops.modulated_conv import (DEMOD_EPS, GROUPED_MIN_PIXELS,
+                                             choose_modconv_impl)
 
 TAPS = (1, 3, 3, 1)
 
@@ -159,6 +160,57 @@ def test_styles_and_weight_cast_to_input_dtype(device):
     expected = naive_modulated_conv(x.cpu(), weight.double().cpu(),
                                     styles.double().cpu(), True, False)
     torch.testing.assert_close(out.cpu(), expected)
+
+
+@pytest.mark.parametrize('upsample', [False, True])
+def test_no_grad_path_equals_autograd_path(upsample, device):
+    """Without autograd the demodulation is applied in place; same values."""
+    x, weight, styles = make_inputs(2, 3, device)
+    fir = make_fir_kernel(TAPS).double().to(device) * 4
+    for impl in MODULATED_CONV_IMPLS:
+        kw = dict(upsample=upsample, fir_kernel=fir, impl=impl)
+        with_grad = modulated_conv2d(x, weight, styles.requires_grad_(), **kw)
+        with torch.no_grad():
+            without = modulated_conv2d(x, weight, styles, **kw)
+        torch.testing.assert_close(without, with_grad.detach(), rtol=1e-12,
+                                   atol=1e-12)
+
+
+def _auto_inputs(size, channels_last=False, grad=False):
+    x = torch.randn(1, 2, size, size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(2, 2, 3, 3, requires_grad=grad)
+    return x, weight, torch.randn(1, 2)
+
+
+def test_auto_rule():
+    side = int(GROUPED_MIN_PIXELS**0.5)
+    with torch.no_grad():
+        assert choose_modconv_impl(*_auto_inputs(side)) == 'grouped'
+        assert choose_modconv_impl(*_auto_inputs(side // 2)) == 'scaled'
+        assert choose_modconv_impl(*_auto_inputs(
+            side, channels_last=True)) == 'scaled'
+    # autograd recording: 'scaled' (no weight gradient for frozen weights)
+    assert choose_modconv_impl(*_auto_inputs(side, grad=True)) == 'scaled'
+    # grad mode on but nothing requires grad: nothing is recorded
+    assert choose_modconv_impl(*_auto_inputs(side)) == 'grouped'
+
+
+@pytest.mark.parametrize('upsample', [False, True])
+def test_auto_equals_both_impls_where_it_picks_grouped(upsample, device):
+    side = int(GROUPED_MIN_PIXELS**0.5)
+    x = torch.randn(2, 2, side, side, dtype=torch.float64, device=device)
+    weight = torch.randn(3, 2, 3, 3, dtype=torch.float64, device=device)
+    styles = torch.randn(2, 2, dtype=torch.float64, device=device) + 1
+    fir = make_fir_kernel(TAPS).double().to(device) * 4
+    with torch.no_grad():
+        outs = {impl: modulated_conv2d(x, weight, styles, upsample=upsample,
+                                       fir_kernel=fir, impl=impl)
+                for impl in MODULATED_CONV_IMPLS}
+    for impl in ('scaled', 'grouped'):
+        torch.testing.assert_close(outs['auto'], outs[impl], rtol=1e-12,
+                                   atol=1e-12)
 
 
 # --------------------------------------------------------------------------- #

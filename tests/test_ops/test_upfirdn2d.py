@@ -134,6 +134,18 @@ def test_full_padding_equals_scipy_upfirdn(taps_name, up, down, device):
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize('pad', [(1, 1, 0, 2), (0, 2, 1, 1), (2, 2, 1, 1)])
+@pytest.mark.parametrize('down', [1, 2])
+def test_symmetric_and_half_symmetric_padding(pad, down, device):
+    """Padding symmetric on both axes is left to the convolution (no padded
+    copy); symmetric on one axis only is not. Both equal the reference."""
+    kernel = make_fir_kernel(TAPS['even4']).double().to(device)
+    x = torch.randn(2, 3, H, W, dtype=torch.float64, device=device)
+    outs = [upfirdn2d(x, kernel, down=down, pad=pad, impl=impl)
+            for impl in UPFIRDN_IMPLS]
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize('up,down,pad', [(1, 1, (1, 0, 2, 1)), (2, 1, 1),
                                          (3, 2, (2, 0, 1, 3)), (2, 2, -1)])
 def test_non_separable_non_square_kernel(up, down, pad, device):
