@@ -12,7 +12,8 @@ from ..checkpoint import (check_state_dict, init_weights_strict,
                           load_state_dict_from_file)
 from ..registry import MODELS
 from .latent_bank import StyleGAN2LatentBank
-from .layers import PixelShufflePack, RRDBFeatureExtractor
+from .layers import (PixelShufflePack, RRDBFeatureExtractor,
+                     checkpoint_call)
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
 __all__ = ['GLEANNet', 'center_crop', 'center_pad', 'check_in_shape']
@@ -29,6 +30,11 @@ STYLE_MODES = ('mix', 'single')
 BLACK = -1.0
 # Ablation switch value meaning "at no resolution".
 NONE_RES = 0
+
+
+def _concat_then(block: nn.Module, hr: torch.Tensor,
+                 bank: torch.Tensor) -> torch.Tensor:
+    return block(torch.cat([hr, bank], dim=1))
 
 
 def _is_power_of_two(x: int) -> bool:
@@ -159,8 +165,13 @@ class GLEANNet(BaseModule):
         pretrained_prefix (str): prefix of the bank in ``pretrained``.
             Default: 'generator_ema'.
         modconv_impl (str): modulated-conv formulation, 'scaled' (default:
-            one shared weight for the batch) or 'grouped' (the paper's form);
-            equal results.
+            one shared weight for the batch), 'grouped' (the paper's form) or
+            'auto' (per call, see ``choose_modconv_impl``); equal results.
+        with_cp (bool): gradient checkpointing (MMagic's name for it): under
+            autograd the RRDB blocks, the latent bank's resolutions and the
+            decoder stages keep only their inputs and are recomputed in the
+            backward pass; less memory for about one more forward. Same
+            outputs and gradients; no effect without autograd. Default: False.
         encoder_fusion_res (int, optional): ablation. The encoder's
             features are fused into the latent bank (``fusion_out``) at
             4, 8, ..., ``encoder_fusion_res``; above it the bank's features
@@ -223,7 +234,8 @@ class GLEANNet(BaseModule):
                  decoder_bank_res: Optional[int] = None,
                  use_decoder: bool = True,
                  in_shape: Optional[Tuple[int, int]] = None,
-                 pad_value: float = BLACK) -> None:
+                 pad_value: float = BLACK,
+                 with_cp: bool = False) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(in_size, out_size, img_channels, default_style_mode,
                          eval_style_mode, mix_prob)
@@ -248,6 +260,7 @@ class GLEANNet(BaseModule):
         self.eval_style_mode = eval_style_mode
         self.mix_prob = mix_prob
         self.bgr2rgb = bgr2rgb
+        self.with_cp = with_cp
 
         # latent bank (StyleGAN2), frozen
         self.generator = StyleGAN2LatentBank(
@@ -259,7 +272,8 @@ class GLEANNet(BaseModule):
             lr_mlp=lr_mlp,
             max_channels=max_channels,
             modconv_impl=modconv_impl,
-            fp16_enabled=fp16_enabled)
+            fp16_enabled=fp16_enabled,
+            with_cp=with_cp)
         self.generator.requires_grad_(False)
         channels = self.generator.channels
         num_styles = self.generator.num_latents
@@ -270,7 +284,8 @@ class GLEANNet(BaseModule):
         self.encoder = nn.ModuleList([
             nn.Sequential(
                 RRDBFeatureExtractor(
-                    img_channels, rrdb_channels, num_blocks=num_rrdbs),
+                    img_channels, rrdb_channels, num_blocks=num_rrdbs,
+                    with_cp=with_cp),
                 nn.Conv2d(rrdb_channels, channels[in_size], 3, 1, 1),
                 nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         ])
@@ -515,8 +530,11 @@ class GLEANNet(BaseModule):
             if res > self.in_size:
                 bank = (bank_feats[res] if res <= self.decoder_bank_res else
                         torch.zeros_like(hr))
-                hr = torch.cat([hr, bank], dim=1)
-            hr = block(hr)
+                # the concatenated copy is recomputed, not kept, with with_cp
+                hr = checkpoint_call(_concat_then, block, hr, bank,
+                                     enabled=self.with_cp)
+            else:
+                hr = checkpoint_call(block, hr, enabled=self.with_cp)
         return hr
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:

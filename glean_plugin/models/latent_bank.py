@@ -5,6 +5,7 @@ Same parameters and state-dict keys as MMagic's ``StyleGAN2Generator`` (so its
 exposes what GLEAN needs: per-resolution features, a hook to fuse encoder
 features into them, and the RGB path only when asked for.
 """
+import contextlib
 import math
 from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
+from .layers.activation_checkpoint import checkpoint_call
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
 __all__ = ['StyleGAN2LatentBank', 'stylegan2_channels']
@@ -63,9 +65,13 @@ class StyleGAN2LatentBank(nn.Module):
         lr_mlp (float): mapping learning-rate multiplier. Default: 0.01.
         max_channels (int, optional): channel cap, see ``stylegan2_channels``.
         out_channels (int): image channels of the RGB path. Default: 3.
-        modconv_impl (str): 'scaled' (default) or 'grouped'.
+        modconv_impl (str): 'auto' (default), 'scaled' or 'grouped', see
+            ``modulated_conv2d``; equal results.
         fp16_enabled (bool): run the synthesis convs in float16 autocast with
             activations clamped to +-256, as MMagic's ``fp16_enabled``.
+        with_cp (bool): gradient checkpointing: under autograd keep only each
+            resolution's input (fusion and both styled convs are recomputed
+            in the backward pass). Default: False.
     """
 
     def __init__(self,
@@ -77,8 +83,9 @@ class StyleGAN2LatentBank(nn.Module):
                  lr_mlp: float = 0.01,
                  max_channels: Optional[int] = None,
                  out_channels: int = 3,
-                 modconv_impl: str = 'scaled',
-                 fp16_enabled: bool = False) -> None:
+                 modconv_impl: str = 'auto',
+                 fp16_enabled: bool = False,
+                 with_cp: bool = False) -> None:
         super().__init__()
         if out_size < 8 or out_size & (out_size - 1):
             raise ValueError(
@@ -86,6 +93,7 @@ class StyleGAN2LatentBank(nn.Module):
         self.out_size = out_size
         self.style_channels = style_channels
         self.fp16_enabled = fp16_enabled
+        self.with_cp = with_cp
         self.channels = stylegan2_channels(out_size, channel_multiplier,
                                            max_channels)
         self.log_size = int(math.log2(out_size))
@@ -141,8 +149,22 @@ class StyleGAN2LatentBank(nn.Module):
     def _styled(self, conv: StyledConv, x, w, noise):
         out = conv(x, w, noise)
         if self.fp16_enabled:
-            out = out.clamp(-FP16_CONV_CLAMP, FP16_CONV_CLAMP)
+            # in place only without autograd: the epilogue saves ``out``
+            clamp = out.clamp if torch.is_grad_enabled() else out.clamp_
+            out = clamp(-FP16_CONV_CLAMP, FP16_CONV_CLAMP)
         return out
+
+    def _resolution_step(self, i: int, out: torch.Tensor,
+                         latents: torch.Tensor, fuse: Optional[FuseFn],
+                         noises: Tuple[Optional[torch.Tensor], ...]
+                         ) -> torch.Tensor:
+        """Fuse at 2**(i + 2), then the two styled convs of 2**(i + 3)."""
+        if fuse is not None:
+            out = fuse(2**(i + 2), out)
+        out = self._styled(self.convs[2 * i], out, latents[:, 1 + 2 * i],
+                           noises[0])
+        return self._styled(self.convs[2 * i + 1], out,
+                            latents[:, 2 + 2 * i], noises[1])
 
     def forward(self,
                 latents: torch.Tensor,
@@ -177,8 +199,11 @@ class StyleGAN2LatentBank(nn.Module):
         def noise(i):
             return None if randomize_noise else self.injected_noise(i)
 
-        with torch.autocast(latents.device.type, dtype=torch.float16,
-                            enabled=self.fp16_enabled):
+        # Without fp16_enabled the caller's autocast state (e.g. bfloat16)
+        # stays in force: autocast(enabled=False) would switch it off.
+        fp16 = torch.autocast(latents.device.type, dtype=torch.float16) if (
+            self.fp16_enabled) else contextlib.nullcontext()
+        with fp16:
             feats = {}
             out = self._styled(self.conv1,
                                self.constant_input(n).to(latents.dtype),
@@ -186,12 +211,10 @@ class StyleGAN2LatentBank(nn.Module):
             feats[4] = out
             rgb = self.to_rgb1(out, latents[:, 1]) if return_rgb else None
             for i, res in enumerate(self.resolutions[1:]):
-                if fuse is not None:
-                    out = fuse(res // 2, out)
-                out = self._styled(self.convs[2 * i], out,
-                                   latents[:, 1 + 2 * i], noise(1 + 2 * i))
-                out = self._styled(self.convs[2 * i + 1], out,
-                                   latents[:, 2 + 2 * i], noise(2 + 2 * i))
+                out = checkpoint_call(
+                    self._resolution_step, i, out, latents, fuse,
+                    (noise(1 + 2 * i), noise(2 + 2 * i)),
+                    enabled=self.with_cp)
                 feats[res] = out
                 if return_rgb:
                     rgb = self.to_rgbs[i](out, latents[:, 3 + 2 * i], rgb)

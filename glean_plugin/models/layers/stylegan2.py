@@ -5,7 +5,9 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ...ops import bias_leaky_relu, make_fir_kernel, modulated_conv2d, upfirdn2d
+from ...ops import (bias_leaky_relu, make_fir_kernel, modulated_conv2d,
+                   noise_bias_leaky_relu, upfirdn2d)
+from ...ops.bias_act import EPILOGUE_IMPLS
 from .equalized import EqualLinear
 
 __all__ = ['BiasLeakyReLU', 'ConstantInput', 'FIRFilter', 'ModulatedConv2d',
@@ -111,6 +113,11 @@ class ModulatedConv2d(nn.Module):
             impl=self.impl)
 
 
+def _random_noise(x: torch.Tensor) -> torch.Tensor:
+    """Fresh Gaussian noise (N, 1, H, W) for features x (N, C, H, W)."""
+    return x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
+
+
 class NoiseInjection(nn.Module):
     """Adds ``weight * noise``; key ``weight`` (1,), initialised to 0."""
 
@@ -129,7 +136,7 @@ class NoiseInjection(nn.Module):
             Tensor: (N, C, H, W).
         """
         if noise is None:
-            noise = x.new_empty(x.shape[0], 1, *x.shape[2:]).normal_()
+            noise = _random_noise(x)
         return x + self.weight.to(x.dtype) * noise.to(x.dtype)
 
 
@@ -146,6 +153,9 @@ class StyledConv(nn.Module):
         upsample (bool): 2x upsampling. Default: False.
         blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
         impl (str): modulated-conv formulation, 'scaled' or 'grouped'.
+        epilogue_impl (str): 'fast' (default: noise, bias, activation and
+            gain in one buffer, see ``noise_bias_leaky_relu``) or
+            'reference' (one op per term); equal results.
     """
 
     def __init__(self,
@@ -155,8 +165,13 @@ class StyledConv(nn.Module):
                  style_channels: int,
                  upsample: bool = False,
                  blur_kernel: Sequence[int] = DEFAULT_BLUR_KERNEL,
-                 impl: str = 'scaled') -> None:
+                 impl: str = 'scaled',
+                 epilogue_impl: str = 'fast') -> None:
         super().__init__()
+        if epilogue_impl not in EPILOGUE_IMPLS:
+            raise ValueError(f'epilogue_impl must be one of {EPILOGUE_IMPLS}, '
+                             f'got {epilogue_impl!r}')
+        self.epilogue_impl = epilogue_impl
         self.conv = ModulatedConv2d(
             in_channels,
             out_channels,
@@ -181,7 +196,13 @@ class StyledConv(nn.Module):
         Returns:
             Tensor: (N, O, H', W').
         """
-        return self.activate(self.noise_injector(self.conv(x, w), noise))
+        out = self.conv(x, w)
+        if noise is None:
+            noise = _random_noise(out)
+        # ``out`` is a fresh convolution output: the epilogue may overwrite it.
+        return noise_bias_leaky_relu(
+            out, noise, self.noise_injector.weight, self.activate.bias,
+            impl=self.epilogue_impl, inplace=True)
 
 
 class ToRGB(nn.Module):
