@@ -36,28 +36,11 @@ import torch
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.apis import benchmark as bm
-from glean_plugin.apis.cli import run_main
+from glean_plugin.apis.cli import int_at_least, run_main
 from glean_plugin.apis.generator import resolve_device
 from glean_plugin.compat import mmcv_has_compiled_ops
 
 NOTHING_BENCHMARKED = 1
-
-
-def _positive(minimum: int):
-    """An argparse type: an int >= ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f'expected an integer, got {text!r}') from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f'expected an integer >= {minimum}, got {value}')
-        return value
-
-    return parse
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,13 +57,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='one per config other than bicubic, in order')
     parser.add_argument('--data', required=True, metavar='DIR',
                         help='folder with GT/ and BIx<scale>_down/')
-    parser.add_argument('--scale', type=_positive(1), default=None,
+    parser.add_argument('--scale', type=int_at_least(1), default=None,
                         help='LR folder BIx<scale>_down (default: the only '
                         'one)')
     parser.add_argument('--meta-file', default=None,
                         help='meta-info file naming the images (default: the '
                         "folder's only meta_info*.txt, else all of GT/)")
-    parser.add_argument('--max-images', type=_positive(1), default=None,
+    parser.add_argument('--max-images', type=int_at_least(1), default=None,
                         metavar='N', help='only the first N images')
     parser.add_argument('--out-dir', default='work_dirs/benchmark',
                         help='where results go (default: %(default)s)')
@@ -89,10 +72,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default=None,
                         help='cpu, cuda, cuda:1, ... (default: cuda if '
                         'available, else cpu)')
-    parser.add_argument('--threads', type=_positive(1), default=None,
+    parser.add_argument('--threads', type=int_at_least(1), default=None,
                         help="CPU threads (torch.set_num_threads; default: "
                         "torch's)")
-    parser.add_argument('--crop-border', type=_positive(0), default=0,
+    parser.add_argument('--crop-border', type=int_at_least(0), default=0,
                         help='pixels cut from each edge for PSNR/SSIM '
                         '(default: 0)')
     lpips = parser.add_mutually_exclusive_group()
@@ -114,14 +97,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                          'cache)')
     arcface.add_argument('--identity-random', action='store_true',
                          help='random ArcFace weights, for offline tests')
-    parser.add_argument('--warmup', type=_positive(0), default=2,
+    parser.add_argument('--warmup', type=int_at_least(0), default=2,
                         help='untimed forwards before timing (default: 2)')
-    parser.add_argument('--repeats', type=_positive(1), default=5,
+    parser.add_argument('--repeats', type=int_at_least(1), default=5,
                         help='timed forwards; the median is reported '
                         '(default: 5)')
-    parser.add_argument('--grid-rows', type=_positive(1), default=4,
+    parser.add_argument('--grid-rows', type=int_at_least(1), default=4,
                         help='images in the grid (default: 4)')
-    parser.add_argument('--grid-crop', type=_positive(1), default=128,
+    parser.add_argument('--grid-crop', type=int_at_least(1), default=128,
                         help='crop side in GT pixels (default: 128)')
     args = parser.parse_args(argv)
     if (args.arcface or args.identity_random) and not args.identity:

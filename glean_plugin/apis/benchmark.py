@@ -65,7 +65,8 @@ __all__ = [
     'BICUBIC', 'RESULT_FILES', 'BenchmarkReport', 'BenchmarkResult',
     'ImageQuality', 'ModelSpec', 'NetworkMetricStatus', 'PairedData',
     'TimingSettings', 'benchmark_bicubic', 'benchmark_model',
-    'build_identity', 'build_lpips', 'count_flops', 'grid_rows',
+    'build_identity', 'build_lpips', 'count_flops', 'device_name',
+    'grid_rows',
     'image_grid', 'inference_settings', 'load_paired_data',
     'measure_latency', 'measure_peak_memory', 'model_specs',
     'plan_result_files', 'run_generator', 'short_reason', 'write_report'
@@ -1044,7 +1045,8 @@ def image_grid(data: PairedData, results: Sequence[BenchmarkResult],
 
 # ------------------------------------------------------------------ report
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
+    """The CUDA device's name, or the CPU model from /proc/cpuinfo."""
     if device.type == 'cuda':
         return torch.cuda.get_device_name(device)
     try:
@@ -1137,7 +1139,7 @@ class BenchmarkReport:
             f'{len(self.data)} image(s) of {self.data.root} '
             f'({self.data.lr_folder} -> {GT_FOLDER}, x{self.data.scale}); '
             f'PSNR/SSIM on RGB, crop border {self.crop_border}; device '
-            f'{self.device} ({_device_name(self.device)}), torch '
+            f'{self.device} ({device_name(self.device)}), torch '
             f'{torch.__version__}, {torch.get_num_threads()} CPU thread(s).',
             '',
             '| model | ' + ' | '.join(h for _, h, _ in columns) + ' |',
@@ -1187,7 +1189,7 @@ class BenchmarkReport:
                                        weights=s.weights, reason=s.reason)
                           for s in self.networks}),
             environment=dict(
-                torch=torch.__version__, device_name=_device_name(self.device),
+                torch=torch.__version__, device_name=device_name(self.device),
                 threads=torch.get_num_threads(),
                 date=datetime.datetime.now().isoformat(timespec='seconds')),
             definitions=DEFINITIONS,

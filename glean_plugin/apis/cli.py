@@ -13,7 +13,7 @@ from .generator import InferenceSettings, init_generator, load_config
 from .inference import InputResizedWarning, InputSizeError
 
 __all__ = ['USER_ERRORS', 'add_model_arguments', 'build_from_args',
-           'run_main']
+           'int_at_least', 'run_main']
 
 # Errors that mean bad input, not a bug: printed without a traceback.
 USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError, OSError)
@@ -21,6 +21,30 @@ USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError, OSError)
 USER_ERROR_STATUS = 2
 RESIZE_HINT = ' (pass --resize to resize MATLAB-like, with a warning)'
 _SHOWN_WARNINGS = (InputSkippedWarning, InputResizedWarning)
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int >= ``minimum``, else a message naming both.
+
+    Args:
+        minimum (int): the smallest accepted value.
+
+    Returns:
+        callable: str -> int, raising ``argparse.ArgumentTypeError``.
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'expected an integer, got {text!r}') from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f'expected an integer >= {minimum}, got {value}')
+        return value
+
+    return parse
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
