@@ -1,4 +1,5 @@
 """StyleGAN2 discriminator for GLEAN's adversarial loss, in pure PyTorch."""
+import contextlib
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -11,7 +12,7 @@ from ..checkpoint import (check_state_dict, init_weights_strict,
 from ..registry import MODELS
 from .glean import BLACK, center_pad, check_in_shape
 from .latent_bank import stylegan2_channels
-from .layers import EqualLinear
+from .layers import EqualLinear, to_channels_last_
 from .layers.discriminator import ConvDownLayer, MiniBatchStdDev, ResBlock
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
@@ -52,6 +53,9 @@ class GLEANDiscriminator(BaseModule):
             real images had 64 black rows top and bottom. None (default):
             square in_size images.
         pad_value (float): padding value. Default: -1 (black in [-1, 1]).
+        channels_last (bool): 4D parameters and activations channels_last
+            inside, as ``GLEANNet``'s; same scores, same ``state_dict``.
+            Default: True.
         **unused: MMagic's remaining arguments (``cond_mapping_channels``,
             ``cond_mapping_layers``, ``num_fp16_scales``, ``out_fp32``,
             ``convert_input_fp32``), accepted for config compatibility.
@@ -71,6 +75,7 @@ class GLEANDiscriminator(BaseModule):
                  max_channels: Optional[int] = None,
                  in_shape: Optional[Tuple[int, int]] = None,
                  pad_value: float = BLACK,
+                 channels_last: bool = True,
                  **unused) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_size < 8 or in_size & (in_size - 1):
@@ -105,6 +110,9 @@ class GLEANDiscriminator(BaseModule):
         self.final_linear = nn.Sequential(
             EqualLinear(ch[4] * 16, ch[4], activate=True),
             EqualLinear(ch[4], 1))
+        self.channels_last = channels_last
+        if channels_last:
+            to_channels_last_(self)
         if pretrained is not None:
             self.load_pretrained(pretrained['ckpt_path'],
                                  pretrained.get('prefix', ''))
@@ -142,8 +150,13 @@ class GLEANDiscriminator(BaseModule):
             x = center_pad(x, self.in_size, self.pad_value)
         if self.input_bgr2rgb:
             x = x.flip(1)
-        with torch.autocast(x.device.type, dtype=torch.float16,
-                            enabled=self.fp16_enabled):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # without fp16_enabled the caller's autocast (e.g. bfloat16) stays in
+        # force: autocast(enabled=False) would switch it off
+        fp16 = torch.autocast(x.device.type, dtype=torch.float16) if (
+            self.fp16_enabled) else contextlib.nullcontext()
+        with fp16:
             x = self.mbstd_layer(self.convs(x))
             x = self.final_linear(self.final_conv(x).flatten(1))
         return x.float()

@@ -13,7 +13,7 @@ from ..checkpoint import (check_state_dict, init_weights_strict,
 from ..registry import MODELS
 from .latent_bank import StyleGAN2LatentBank
 from .layers import (PixelShufflePack, RRDBFeatureExtractor,
-                     checkpoint_call)
+                     checkpoint_call, to_channels_last_)
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
 __all__ = ['GLEANNet', 'center_crop', 'center_pad', 'check_in_shape']
@@ -172,6 +172,13 @@ class GLEANNet(BaseModule):
             decoder stages keep only their inputs and are recomputed in the
             backward pass; less memory for about one more forward. Same
             outputs and gradients; no effect without autograd. Default: False.
+        channels_last (bool): keep the 4D parameters and the activations
+            channels_last (NHWC) inside the network: oneDNN and cuDNN then
+            skip their layout conversions around every convolution (2-core
+            CPU, 32->256 batch 4: 0.91x the time of NCHW). Inputs may have
+            either layout; the output is returned NCHW-contiguous, so callers
+            see no difference (same values to float rounding). The
+            ``state_dict`` is unchanged. Default: True.
         encoder_fusion_res (int, optional): ablation. The encoder's
             features are fused into the latent bank (``fusion_out``) at
             4, 8, ..., ``encoder_fusion_res``; above it the bank's features
@@ -235,7 +242,8 @@ class GLEANNet(BaseModule):
                  use_decoder: bool = True,
                  in_shape: Optional[Tuple[int, int]] = None,
                  pad_value: float = BLACK,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 channels_last: bool = True) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(in_size, out_size, img_channels, default_style_mode,
                          eval_style_mode, mix_prob)
@@ -338,6 +346,9 @@ class GLEANNet(BaseModule):
                         nn.Conv2d(DECODER_OUT_MID_CHANNELS, img_channels, 3,
                                   1, 1)))
 
+        self.channels_last = channels_last
+        if channels_last:
+            to_channels_last_(self)
         if pretrained is not None:
             self.load_latent_bank(pretrained, prefix=pretrained_prefix)
 
@@ -551,6 +562,8 @@ class GLEANNet(BaseModule):
         self._check_input(lq)
         if self.in_shape is not None:
             lq = center_pad(lq, self.in_size, self.pad_value)
+        if self.channels_last:
+            lq = lq.contiguous(memory_format=torch.channels_last)
         enc_feats, latents = self.encode(lq)
         bank_feats, rgb = self._run_bank(enc_feats, latents)
         if self.use_decoder:
@@ -559,4 +572,4 @@ class GLEANNet(BaseModule):
             out = rgb.flip(1) if self.bgr2rgb else rgb
         if self.in_shape is not None:
             out = center_crop(out, self.output_shape)
-        return out
+        return out.contiguous()

@@ -107,6 +107,15 @@ def test_output_depends_on_the_latent_bank(device):
 # --------------------------------------------------------------------------- #
 # gradients
 # --------------------------------------------------------------------------- #
+# Gradients of the first layers are sums over every pixel after the whole
+# network's backward pass: float32 rounding alone reaches ~1e-4 there.
+# Against a float64 run of the same weights (8->64, batch 2, seeds 7 and 8)
+# MMagic's own float32 gradients are off by up to 1.05e-4, ours (NCHW or
+# channels_last) by up to 1.4e-4, and ours vs MMagic differ by up to 1.7e-4.
+# 5e-4 is that, with margin; a wrong gradient is off by orders more.
+GRAD_REL_TOL = 5e-4
+
+
 @pytest.mark.parametrize('size,impl,batch', [((8, 64), 'scaled', 2),
                                              ((8, 64), 'grouped', 2),
                                              ((16, 128), 'scaled', 1)],
@@ -140,7 +149,8 @@ def test_gradient_parity_with_mmagic(size, impl, batch, device):
         assert p.requires_grad, f'{name} is trainable in MMagic'
         assert p.grad is not None, f'{name}: no gradient'
         err = rel_err(p.grad, p_ref.grad)
-        assert err <= REL_TOL, f'{name}: gradient relative error {err:.3g}'
+        assert err <= GRAD_REL_TOL, (
+            f'{name}: gradient relative error {err:.3g}')
         compared += 1
     assert compared > 20
     assert all(ref_params[n].grad is None for n in ref_params

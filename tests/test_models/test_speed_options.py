@@ -184,17 +184,43 @@ def test_to_channels_last_converts_4d_tensors_in_place():
         memory_format=CL)
 
 
-def test_channels_last_model_equals_contiguous(device):
-    ref = tiny_glean(device)
-    fast = to_channels_last_(copy.deepcopy(ref))
+@pytest.mark.parametrize('input_format', [torch.contiguous_format, CL])
+def test_channels_last_model_equals_contiguous(input_format, device):
+    """GLEANNet's default (channels_last inside) against NCHW: same output
+    and gradients, for inputs of either layout; the output is NCHW."""
+    ref = tiny_glean(device, channels_last=False)
+    fast = tiny_glean(device)
+    assert fast.channels_last and not ref.channels_last
+    assert fast.decoder[0].upsample_conv.weight.is_contiguous(
+        memory_format=CL)
+    assert ref.decoder[0].upsample_conv.weight.is_contiguous()
     x = lq_input(device)
+    xf = x.contiguous(memory_format=input_format)
     with torch.no_grad():
-        assert_rel_close(fast.eval()(x.contiguous(memory_format=CL)),
-                         ref.eval()(x), REL_TOL, 'inference')
-    out_cl, grads_cl = train_grads(fast, x.contiguous(memory_format=CL))
+        out = fast.eval()(xf)
+        assert out.is_contiguous()
+        assert_rel_close(out, ref.eval()(x), REL_TOL, 'inference')
+    out_cl, grads_cl = train_grads(fast, xf)
     out, grads = train_grads(ref, x)
     assert_rel_close(out_cl, out, REL_TOL, 'training output')
     assert_grads_close(grads_cl, grads)
+    # optimizer state follows the parameters' layout
+    fast.zero_grad()
+    fast(xf).square().mean().backward()
+    weight = fast.decoder[0].upsample_conv.weight
+    assert weight.grad.is_contiguous(memory_format=CL)
+
+
+def test_channels_last_keeps_state_dict_and_loads_both_ways():
+    cl, plain = GLEANNet(**TINY), GLEANNet(**TINY, channels_last=False)
+    state = cl.state_dict()
+    assert state.keys() == plain.state_dict().keys()
+    plain.load_state_dict(state, strict=True)
+    cl.load_state_dict(plain.state_dict(), strict=True)
+    weight = cl.decoder[0].upsample_conv.weight
+    assert weight.is_contiguous(memory_format=CL)
+    for name, tensor in plain.state_dict().items():
+        assert torch.equal(tensor, cl.state_dict()[name]), name
 
 
 # --------------------------------------------------------------------------- #

@@ -87,7 +87,9 @@ class ConvDownLayer(nn.Sequential):
                 EqualConv2d(in_channels, out_channels, kernel_size,
                             padding=kernel_size // 2))
         if activate:
-            layers.append(BiasLeakyReLU(out_channels))
+            # the convolution's output is fresh: activate it in place
+            # (without autograd; under autograd a new buffer)
+            layers.append(BiasLeakyReLU(out_channels, inplace=True))
         super().__init__(*layers)
 
 
@@ -113,7 +115,10 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x (Tensor): (N, I, H, W). Returns: (N, O, H/2, W/2)."""
-        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+        # the sum is a fresh tensor: scale it in place (add's backward keeps
+        # nothing, so this is autograd-safe)
+        return torch.add(self.conv2(self.conv1(x)),
+                         self.skip(x)).mul_(1 / math.sqrt(2))
 
 
 class MiniBatchStdDev(nn.Module):

@@ -35,17 +35,25 @@ class FIRFilter(nn.Module):
 class BiasLeakyReLU(nn.Module):
     """Learned bias + leaky ReLU + sqrt(2) gain; key ``bias`` (C,).
 
+    Runs ``noise_bias_leaky_relu``'s fast form: one output buffer, and under
+    autograd only the output is kept for the backward pass.
+
     Args:
         channels (int): number of channels.
+        inplace (bool): without autograd, overwrite the input (use where it
+            is a fresh convolution output nobody else reads). Default: False.
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, inplace: bool = False) -> None:
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.inplace = inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x (Tensor): (N, C, H, W). Returns: Tensor: same shape."""
-        return bias_leaky_relu(x, self.bias)
+        if x.ndim != 4:
+            return bias_leaky_relu(x, self.bias)
+        return noise_bias_leaky_relu(x, bias=self.bias, inplace=self.inplace)
 
 
 class ModulatedConv2d(nn.Module):
