@@ -36,8 +36,10 @@ returns freed blocks above 32 MiB to the OS, so every large tensor costs
 fresh zeroed pages; ``--malloc-cache`` keeps them in this process (for both
 implementations, like ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:...``).
 
+GLEANNet runs channels_last inside by default (``--ours-contiguous``: NCHW).
 Options apply to both implementations where they exist:
-``--channels-last`` (every 4D parameter and the input), ``--dtype`` bf16 /
+``--channels-last`` (every 4D parameter and the input of MMagic's model
+too), ``--dtype`` bf16 /
 fp16 (``torch.autocast`` around the generator; losses and discriminator stay
 float32; MMagic's GLEAN does not run under autocast, it then runs in float32
 and the output says so), ``--compile`` (``torch.compile``).
@@ -194,7 +196,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='fp32 (default), or bf16 / fp16 autocast')
     parser.add_argument(
         '--channels-last', action='store_true',
-        help='channels_last parameters and inputs, both implementations')
+        help="channels_last parameters and inputs for MMagic's model too "
+        '(ours is channels_last inside by default)')
+    parser.add_argument(
+        '--ours-contiguous', action='store_true',
+        help='build ours with channels_last=False (NCHW inside)')
     parser.add_argument(
         '--compile', action='store_true',
         help='torch.compile both generators (slow to start)')
@@ -344,6 +350,11 @@ def _common(in_size: int, out_size: int, args: argparse.Namespace) -> dict:
                 channel_multiplier=args.channel_multiplier)
 
 
+def _our_options(args: argparse.Namespace) -> dict:
+    return dict(modconv_impl=args.modconv_impl,
+                channels_last=not args.ours_contiguous)
+
+
 def build_models(in_size: int, out_size: int,
                  args: argparse.Namespace) -> Tuple[nn.Module, nn.Module]:
     """MMagic's model with perturbed biases/noise weights, and ours on a copy.
@@ -364,7 +375,7 @@ def build_models(in_size: int, out_size: int,
         for name, param in mmagic.named_parameters():
             if name.endswith('bias') or 'noise_injector' in name:
                 param.add_(torch.randn_like(param), alpha=PERTURB_STD)
-    ours = GLEANNet(**common, modconv_impl=args.modconv_impl)
+    ours = GLEANNet(**common, **_our_options(args))
     ours.load_state_dict(mmagic.state_dict(), strict=True)
     return mmagic.eval(), ours.eval()
 
@@ -482,22 +493,36 @@ def forward_with_flops(model: Callable, x: torch.Tensor
 def benchmark_reference_conv(args: argparse.Namespace) -> dict:
     """GFLOP/s of one large 3x3 convolution, the practical limit.
 
+    Timed in both memory formats (NCHW and channels_last); the faster one
+    is the limit.
+
     Args:
-        args (argparse.Namespace): repeats, warmup, device, channels_last.
+        args (argparse.Namespace): repeats, warmup, device.
 
     Returns:
-        dict: shape, kernel size and the ``summarize`` fields.
+        dict: shape, kernel size, the ``summarize`` fields of the faster
+        format, its name and the GFLOP/s of each format.
     """
     n, c, h, w = REF_CONV_SHAPE
-    conv = Runner(nn.Conv2d(c, c, REF_CONV_KERNEL,
-                            padding=REF_CONV_KERNEL // 2), args)
-    x = conv.prepare(torch.randn(n, c, h, w))
+    conv = nn.Conv2d(c, c, REF_CONV_KERNEL,
+                     padding=REF_CONV_KERNEL // 2).to(args.device)
+    x = torch.randn(n, c, h, w, device=args.device)
     with torch.inference_mode():
-        _, flops = forward_with_flops(conv.eager, x)
-        times, _ = time_alternating({'conv': lambda: conv(x)}, args.repeats,
-                                    args.warmup, args.device)
+        _, flops = forward_with_flops(conv, x)
+        fns = {}
+        for name, fmt in (('nchw', torch.contiguous_format),
+                          ('channels_last', torch.channels_last)):
+            conv_f = copy.deepcopy(conv).to(memory_format=fmt)
+            x_f = x.contiguous(memory_format=fmt)
+            fns[name] = (lambda m=conv_f, t=x_f: m(t))
+        times, _ = time_alternating(fns, args.repeats, args.warmup,
+                                    args.device)
+    per_format = {name: summarize(t, flops) for name, t in times.items()}
+    best = max(per_format, key=lambda k: per_format[k]['gflops_per_s'])
     return dict(shape=list(REF_CONV_SHAPE), kernel=REF_CONV_KERNEL,
-                **summarize(times['conv'], flops))
+                format=best, gflops_per_s_by_format={
+                    k: v['gflops_per_s'] for k, v in per_format.items()},
+                **per_format[best])
 
 
 def forward_batches(out_size: int, args: argparse.Namespace) -> List[int]:
@@ -693,7 +718,7 @@ def memory_worker(spec: str, args: argparse.Namespace) -> dict:
         gen = GLEANStyleGANv2(**common).eval()
         autocast = runs_under_autocast(gen, in_size, args) is None
     else:
-        gen = GLEANNet(**common, modconv_impl=args.modconv_impl).eval()
+        gen = GLEANNet(**common, **_our_options(args)).eval()
         autocast = True
         if impl == 'ours+cp':
             enable_grad_checkpointing(gen)
@@ -728,8 +753,9 @@ def _worker_argv(args: argparse.Namespace) -> List[str]:
             '--modconv-impl', args.modconv_impl]
     if args.threads is not None:
         argv += ['--threads', str(args.threads)]
-    if args.channels_last:
-        argv.append('--channels-last')
+    for flag in ('channels_last', 'ours_contiguous'):
+        if getattr(args, flag):
+            argv.append('--' + flag.replace('_', '-'))
     return argv
 
 
@@ -799,7 +825,7 @@ def print_report(report: dict) -> None:
               f"{ref['shape'][2]}x{ref['shape'][3]}, batch "
               f"{ref['shape'][0]}: {ref['gflop']:.2f} GFLOP in "
               f"{ref['median_s']:.3f} s = {ref['gflops_per_s']:.1f} GFLOP/s "
-              '(practical limit)\n')
+              f"({ref['format']}, the faster layout: the practical limit)\n")
         print('| size | batch | ours GFLOP | ours GFLOP/s | MMagic GFLOP '
               '| MMagic GFLOP/s | ours GFLOP/s / 3x3 conv GFLOP/s |')
         print('|---|---:|---:|---:|---:|---:|---:|')
@@ -855,6 +881,8 @@ def print_report(report: dict) -> None:
 
 def _options(args: argparse.Namespace) -> str:
     opts = [f'dtype={args.dtype}', f'modconv_impl={args.modconv_impl}']
+    opts.append('ours NCHW' if args.ours_contiguous else
+                'ours channels_last')
     for flag in ('channels_last', 'compile', 'grad_checkpoint',
                  'malloc_cache'):
         if getattr(args, flag):
