@@ -164,9 +164,10 @@ class GLEANNet(BaseModule):
             loaded at construction (keys under ``pretrained_prefix``).
         pretrained_prefix (str): prefix of the bank in ``pretrained``.
             Default: 'generator_ema'.
-        modconv_impl (str): modulated-conv formulation, 'scaled' (default:
-            one shared weight for the batch), 'grouped' (the paper's form) or
-            'auto' (per call, see ``choose_modconv_impl``); equal results.
+        modconv_impl (str): modulated-conv formulation: 'auto' (default:
+            per call, see ``choose_modconv_impl``; with ``channels_last`` it
+            is always 'scaled'), 'scaled' (one shared weight for the batch)
+            or 'grouped' (the paper's form); equal results.
         with_cp (bool): gradient checkpointing (MMagic's name for it): under
             autograd the RRDB blocks, the latent bank's resolutions and the
             decoder stages keep only their inputs and are recomputed in the
@@ -236,7 +237,7 @@ class GLEANNet(BaseModule):
                  max_channels: Optional[int] = None,
                  pretrained: Optional[str] = None,
                  pretrained_prefix: str = 'generator_ema',
-                 modconv_impl: str = 'scaled',
+                 modconv_impl: str = 'auto',
                  encoder_fusion_res: Optional[int] = None,
                  decoder_bank_res: Optional[int] = None,
                  use_decoder: bool = True,

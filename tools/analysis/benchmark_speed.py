@@ -490,11 +490,17 @@ def forward_with_flops(model: Callable, x: torch.Tensor
     return out, counter.get_total_flops()
 
 
+def _autocast(args: argparse.Namespace):
+    """``torch.autocast`` for ``--dtype`` (disabled for fp32)."""
+    return torch.autocast(args.device.type, dtype=DTYPES[args.dtype],
+                          enabled=args.dtype != 'fp32')
+
+
 def benchmark_reference_conv(args: argparse.Namespace) -> dict:
     """GFLOP/s of one large 3x3 convolution, the practical limit.
 
-    Timed in both memory formats (NCHW and channels_last); the faster one
-    is the limit.
+    Timed in both memory formats (NCHW and channels_last), under the
+    autocast of ``--dtype``; the faster one is the limit.
 
     Args:
         args (argparse.Namespace): repeats, warmup, device.
@@ -514,7 +520,7 @@ def benchmark_reference_conv(args: argparse.Namespace) -> dict:
                           ('channels_last', torch.channels_last)):
             conv_f = copy.deepcopy(conv).to(memory_format=fmt)
             x_f = x.contiguous(memory_format=fmt)
-            fns[name] = (lambda m=conv_f, t=x_f: m(t))
+            fns[name] = (lambda m=conv_f, t=x_f: _autocast(args)(m)(t))
         times, _ = time_alternating(fns, args.repeats, args.warmup,
                                     args.device)
     per_format = {name: summarize(t, flops) for name, t in times.items()}
