@@ -1,4 +1,4 @@
-r"""Speed and memory of GLEANNet against MMagic's GLEANStyleGANv2, same weights.
+r"""Speed and memory of GLEANNet vs MMagic's GLEANStyleGANv2, same weights.
 
 MMagic's model is built, its biases and noise weights get a small random
 perturbation (so that they are not trivially zero), and its ``state_dict`` is
@@ -804,6 +804,15 @@ def _size(r: dict) -> str:
     return f"{r['in_size']}x{r['out_size']}"
 
 
+def _print_header(columns: List[str], extra: List[str],
+                  numeric_from: int) -> None:
+    """A Markdown table header, right-aligned from ``numeric_from`` on."""
+    columns = columns + extra
+    print('| ' + ' | '.join(columns) + ' |')
+    print('|' + ''.join('---|' if i < numeric_from else '---:|'
+                        for i in range(len(columns))))
+
+
 def print_report(report: dict) -> None:
     """Print the machine line and the Markdown tables of ``report``."""
     m = report['machine']
@@ -845,10 +854,10 @@ def print_report(report: dict) -> None:
     if train:
         cp = 'cp' in train[0]
         print('\nTraining iteration (generator + discriminator step):\n')
-        print('| size | batch | MMagic s/iter (min) | ours s/iter (min) '
-              '| ratio | paired ratio |' +
-              (' ours+cp s/iter | ratio |' if cp else ''))
-        print('|---|---:|---:|---:|---:|---:|' + ('---:|---:|' if cp else ''))
+        _print_header(['size', 'batch', 'MMagic s/iter (min)',
+                       'ours s/iter (min)', 'ratio', 'paired ratio'],
+                      ['ours+cp s/iter', 'ratio'] if cp else [],
+                      numeric_from=1)
         for r in train:
             a, o = r['mmagic'], r['ours']
             line = (f"| {_size(r)} | {r['batch']} "
@@ -867,9 +876,10 @@ def print_report(report: dict) -> None:
             'MiB RSS'
         print(f'\nPeak memory of one call ({unit}; rise over the memory '
               'held before it, in parentheses):\n')
-        print('| size | call | batch | MMagic | ours | ratio of rises |' +
-              (' ours+cp | ratio of rises |' if cp else ''))
-        print('|---|---|---:|---:|---:|---:|' + ('---:|---:|' if cp else ''))
+        _print_header(['size', 'call', 'batch', 'MMagic', 'ours',
+                       'ratio of rises'],
+                      ['ours+cp', 'ratio of rises'] if cp else [],
+                      numeric_from=2)
         for r in memory:
             a, o = r['mmagic'], r['ours']
             line = (f"| {_size(r)} | {r['mode']} | {r['batch']} "
@@ -911,7 +921,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             'freed memory stays in the process (both implementations)'
             if ok else 'not applied (needs glibc and the CPU)'))
     report = dict(machine=dict(
-        torch=torch.__version__, device=f'{args.device} ({device_name(args.device)})',
+        torch=torch.__version__,
+        device=f'{args.device} ({device_name(args.device)})',
         threads=torch.get_num_threads(),
         date=datetime.datetime.now().isoformat(timespec='seconds'),
         options=_options(args)), notes=notes)
