@@ -1,0 +1,75 @@
+"""``atomic_open``: the umask decides the mode, a failed write changes
+nothing and leaves no temporary file."""
+import os
+import stat
+
+import pytest
+
+from glean_plugin.fileio import atomic_open, partial_files, write_atomic
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, restored afterwards."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield os.umask
+    os.umask(old)
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize('mask,expected', [(0o022, 0o644), (0o077, 0o600),
+                                           (0o002, 0o664)])
+def test_mode_follows_umask(tmp_path, umask, mask, expected):
+    umask(mask)
+    path = tmp_path / 'out.bin'
+    with atomic_open(str(path)) as f:
+        f.write(b'abc')
+    assert path.read_bytes() == b'abc'
+    assert _mode(path) == expected
+
+
+def test_text_mode_and_new_folder(tmp_path):
+    path = tmp_path / 'sub' / 'dir' / 'out.txt'
+    with atomic_open(str(path), 'w') as f:
+        f.write('ä\n')
+    assert path.read_text(encoding='utf-8') == 'ä\n'
+    assert partial_files(str(path.parent)) == []
+
+
+def test_replaces_existing_file(tmp_path):
+    path = tmp_path / 'out.bin'
+    path.write_bytes(b'old')
+    write_atomic(str(path), b'new')
+    assert path.read_bytes() == b'new'
+    assert os.listdir(tmp_path) == ['out.bin']
+
+
+def test_failed_write_keeps_old_file_and_no_temp(tmp_path):
+    path = tmp_path / 'out.bin'
+    path.write_bytes(b'old')
+    with pytest.raises(RuntimeError, match='disk on fire'):
+        with atomic_open(str(path)) as f:
+            f.write(b'half of the new')
+            assert partial_files(str(tmp_path)) != []  # written beside it
+            raise RuntimeError('disk on fire')
+    assert path.read_bytes() == b'old'
+    assert os.listdir(tmp_path) == ['out.bin']
+
+
+def test_failed_write_creates_nothing(tmp_path):
+    path = tmp_path / 'out.bin'
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_open(str(path)):
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_mode(tmp_path):
+    with pytest.raises(ValueError, match=r"'wb' or 'w', got 'a'"):
+        with atomic_open(str(tmp_path / 'x'), 'a'):
+            pass
+    assert os.listdir(tmp_path) == []
