@@ -15,10 +15,8 @@ OrderedDict``, ``numpy.core.multiarray.scalar``, ...): a pickle that needs
 anything else is refused with its name. Still, open only files you trust.
 """
 import importlib
-import os
 import os.path as osp
 import pickle
-import tempfile
 import types
 import zipfile
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -28,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import CheckpointMismatchError, incomplete_archive_hint
+from ..fileio import atomic_open
 
 __all__ = ['PersistentObject', 'StandIn', 'StandInUnpickler',
            'check_destination', 'load_stylegan2_source', 'module_state',
@@ -283,7 +282,8 @@ def check_destination(path: str, overwrite: bool = False,
 
 def save_checkpoint(checkpoint: Mapping[str, Any], path: str,
                     overwrite: bool = False) -> None:
-    """``torch.save`` atomically: to a temporary file, then ``os.replace``.
+    """``torch.save`` through ``atomic_open`` (the user's file mode, no
+    half-written file).
 
     Args:
         checkpoint (Mapping): what to save.
@@ -291,21 +291,10 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str,
         overwrite (bool): replace an existing file. Default: False.
 
     Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is False.
+        FileExistsError: ``path`` exists and ``overwrite`` is False (checked
+            before and again after writing).
     """
     check_destination(path, overwrite)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(dict(checkpoint), f)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_open(path) as f:
+        torch.save(dict(checkpoint), f)
         check_destination(path, overwrite)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
