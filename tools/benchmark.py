@@ -12,7 +12,9 @@ layout tools/prepare_data.py writes; the images are those of its meta-info
 file (--meta-file, else its only meta_info*.txt, else all of GT/). Each
 config is any MMagic SR config whose model has a generator (this plugin's
 GLEAN, MMagic's GLEAN through glean_plugin.dropin, EDSR, ESRGAN/RRDBNet,
-Real-ESRGAN, SRCNN, ...), with one checkpoint per config in the same order;
+Real-ESRGAN, SRCNN, ...; rectangular GLEANs such as glean_car_8x take LR
+images of their input shape), with one checkpoint per config in the same
+order;
 'bicubic' among the configs places the baseline (always included, first by
 default; it takes no checkpoint). Each model runs on every LR image with its
 config's normalisation.

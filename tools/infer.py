@@ -5,10 +5,12 @@ Example::
     python tools/infer.py configs/glean_cat_8x.py glean_cat_8x.pth \
         cats_32/ results/ --batch-size 16 --device cuda
 
-Writes ``OUTPUT_DIR/<input stem>.png``. Inputs must be the model's in_size
-(square) unless --resize; non-image files in a folder are skipped with a
-warning, and so are images that cannot be read (truncated, corrupt), after
-which the other images are still processed. Never writes onto an input;
+Writes ``OUTPUT_DIR/<input stem>.png``. Inputs must have the model's input
+shape (e.g. 32x32 for glean_cat_8x, 64x48 WxH for glean_car_8x) unless
+--resize, which keeps their aspect ratio (--resize-mode); non-image files
+in a folder are skipped with a warning, and so are images that cannot be
+read (truncated, corrupt), after which the other images are still
+processed. Never writes onto an input;
 refuses to replace existing outputs unless --overwrite.
 
 Exit status: 0; 1 if some images of a folder could not be read (the others
@@ -20,7 +22,8 @@ import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.checkpoint import format_key_list
-from glean_plugin.apis import super_resolve_files
+from glean_plugin.apis import (DEFAULT_RESIZE_MODE, RESIZE_MODES,
+                               super_resolve_files)
 from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
                                    run_main)
 
@@ -36,9 +39,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward pass (default: 1)')
     parser.add_argument('--resize', action='store_true',
-                        help='resize inputs that are not in_size x in_size '
-                        'MATLAB-like (bicubic, anti-aliased; non-square ones '
-                        'are stretched), with a warning')
+                        help="fit inputs of another shape than the model's "
+                        'input shape, keeping their aspect ratio '
+                        '(--resize-mode) and resizing MATLAB-like (bicubic, '
+                        'anti-aliased), with a warning')
+    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default=None,
+                        help='with --resize: pad = letterbox (resize to fit '
+                        "inside, pad with the model's padding colour: black "
+                        "for GLEAN), crop = centre crop to the model's "
+                        f'aspect ratio (default: {DEFAULT_RESIZE_MODE})')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing outputs (never inputs)')
     parser.add_argument('--no-progress', action='store_true',
@@ -46,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.resize_mode is not None and not args.resize:
+        parser.error('--resize-mode needs --resize')
+    args.resize_mode = args.resize_mode or DEFAULT_RESIZE_MODE
     return args
 
 
@@ -55,7 +67,8 @@ def main() -> int:
     summary = super_resolve_files(
         generator, args.input, args.output_dir, settings,
         batch_size=args.batch_size, resize=args.resize,
-        overwrite=args.overwrite, progress=not args.no_progress)
+        overwrite=args.overwrite, progress=not args.no_progress,
+        resize_mode=args.resize_mode)
     print(f'\nwrote {len(summary.written)} image(s) to {args.output_dir}')
     if summary.resized:
         print(f'resized {len(summary.resized)} input(s): '

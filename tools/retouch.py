@@ -1,20 +1,22 @@
 """Retouch an edited image with GLEAN: downsample it MATLAB-like to the
-model's in_size, then super-resolve it into a natural image.
+model's input shape, then super-resolve it into a natural image.
 
 Example (a 256x256 cat image with paint on it, GLEAN 8x 32 -> 256)::
 
     python tools/retouch.py configs/glean_cat_8x.py glean_cat_8x.pth \
         cat_painted.png results/cat_retouched.png --save-lr
 
-EDITED_IMAGE must be square with a side that is a multiple of the model's
-in_size (usually its out_size), unless --resize. --save-lr also writes the
-LR input as ``<OUTPUT stem>_lr.png``.
+EDITED_IMAGE must be k times the model's input shape for an integer k
+(usually its output shape: 256x256 for glean_cat_8x, 512x384 WxH for
+glean_car_8x), unless --resize, which keeps its aspect ratio
+(--resize-mode). --save-lr also writes the LR input as
+``<OUTPUT stem>_lr.png``.
 """
 import argparse
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.apis import retouch_file
+from glean_plugin.apis import DEFAULT_RESIZE_MODE, RESIZE_MODES, retouch_file
 from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
                                    run_main)
 
@@ -29,12 +31,21 @@ def parse_args() -> argparse.Namespace:
                         help='also write the downsampled input next to '
                         'OUTPUT (<OUTPUT stem>_lr.png)')
     parser.add_argument('--resize', action='store_true',
-                        help='take any size: resize MATLAB-like straight to '
-                        'in_size x in_size (non-square images are '
-                        'stretched), with a warning')
+                        help="take any shape: fit it to the model's input "
+                        'shape keeping its aspect ratio (--resize-mode), '
+                        'resizing MATLAB-like, with a warning')
+    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default=None,
+                        help='with --resize: pad = letterbox (resize to fit '
+                        "inside, pad with the model's padding colour: black "
+                        "for GLEAN), crop = centre crop to the model's "
+                        f'aspect ratio (default: {DEFAULT_RESIZE_MODE})')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing outputs (never the input)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.resize_mode is not None and not args.resize:
+        parser.error('--resize-mode needs --resize')
+    args.resize_mode = args.resize_mode or DEFAULT_RESIZE_MODE
+    return args
 
 
 def main() -> int:
@@ -43,7 +54,8 @@ def main() -> int:
     output, lr_path = retouch_file(generator, args.edited_image, args.output,
                                    settings, resize=args.resize,
                                    save_lr=args.save_lr,
-                                   overwrite=args.overwrite)
+                                   overwrite=args.overwrite,
+                                   resize_mode=args.resize_mode)
     print(f'wrote {output}' + (f' and {lr_path}' if lr_path else ''))
     return 0
 

@@ -18,7 +18,8 @@ LR images of a paired data set (``GT/`` and ``BIx<scale>_down/``, the layout
   (median of timed forwards after warm-up ones) and peak memory of one image
   (see ``measure_peak_memory``).
 
-A model whose input size or scale does not fit the data, or whose config or
+A model whose input shape or scale does not fit the data (GLEAN-like models
+take their input shape only, rectangular ones included), or whose config or
 checkpoint is broken, becomes a skipped result with the reason.
 
 Example::
@@ -59,7 +60,7 @@ from ..datasets.prepare import IMAGE_EXTENSIONS
 from .files import read_image, write_png_atomic
 from .generator import (InferenceSettings, init_generator,
                         load_config, resolve_device)
-from .inference import generator_sizes, matlab_resize
+from .inference import format_shape, generator_shapes, matlab_resize
 
 __all__ = [
     'BICUBIC', 'RESULT_FILES', 'BenchmarkReport', 'BenchmarkResult',
@@ -121,10 +122,6 @@ DEFINITIONS = {
                        'max_memory_allocated, CPU the running total of '
                        'torch.profiler allocation records',
 }
-
-
-def _size(img: np.ndarray) -> str:
-    return f'{img.shape[1]}x{img.shape[0]}'
 
 
 def _describe(err: BaseException) -> str:
@@ -455,8 +452,8 @@ class ImageQuality:
                 metric.process_image(chw, chw)
             except (RuntimeError, ValueError) as err:
                 del self.networks[key]
-                dropped[key] = (f'fails on a {_size(smallest)} image: '
-                                f'{_describe(err)}')
+                dropped[key] = (f'fails on a {format_shape(smallest.shape)} '
+                                f'image: {_describe(err)}')
         return dropped
 
     @property
@@ -872,19 +869,22 @@ def _scale_mismatch(ratio: float, sizes: str, data: PairedData) -> Mismatch:
 
 
 def _fixed_size_mismatch(generator: nn.Module, data: PairedData) -> Mismatch:
-    """Why a fixed-size (GLEAN-like) generator cannot take the data."""
+    """Why a fixed-shape (GLEAN-like, square or rectangular) generator
+    cannot take the data."""
     try:
-        in_size, out_size = generator_sizes(generator)
+        in_shape, out_shape = generator_shapes(generator)
     except TypeError:
         return None, None
-    if out_size != in_size * data.scale:
-        return _scale_mismatch(out_size / in_size, f'{in_size}x{in_size} -> '
-                               f'{out_size}x{out_size}', data)
-    wrong = [f'{n} ({_size(lr)})' for n, lr in zip(data.names, data.lrs)
-             if lr.shape[:2] != (in_size, in_size)]
+    if out_shape != (in_shape[0] * data.scale, in_shape[1] * data.scale):
+        return _scale_mismatch(
+            out_shape[1] / in_shape[1], f'{format_shape(in_shape)} -> '
+            f'{format_shape(out_shape)}, WxH', data)
+    wrong = [f'{n} ({format_shape(lr.shape)})'
+             for n, lr in zip(data.names, data.lrs)
+             if lr.shape[:2] != in_shape]
     if wrong:
-        return (f'takes {in_size}x{in_size} (WxH) inputs; {len(wrong)} of '
-                f'{len(data)} LR images in {data.lr_folder} differ: '
+        return (f'takes {format_shape(in_shape)} (WxH) inputs; {len(wrong)} '
+                f'of {len(data)} LR images in {data.lr_folder} differ: '
                 f'{format_key_list(wrong)}', data.scale)
     return None, data.scale
 
@@ -899,9 +899,9 @@ def _output_mismatch(lr: np.ndarray, out: np.ndarray,
     if (oh, ow) == (h * data.scale, w * data.scale):
         return None, data.scale
     if oh % h == 0 and ow % w == 0 and oh // h == ow // w:
-        return _scale_mismatch(oh // h, f'{w}x{h} -> {ow}x{oh}', data)
+        return _scale_mismatch(oh // h, f'{w}x{h} -> {ow}x{oh}, WxH', data)
     return (f'gives a {ow}x{oh} output for a {w}x{h} input; the GT is '
-            f'{w * data.scale}x{h * data.scale}', None)
+            f'{w * data.scale}x{h * data.scale} (WxH)', None)
 
 
 def benchmark_model(spec: ModelSpec,
@@ -928,7 +928,7 @@ def benchmark_model(spec: ModelSpec,
     Returns:
         BenchmarkResult: status 'skipped' with the reason when the config
         is not an SR model, the config or checkpoint cannot be loaded, the
-        model's input size or scale does not fit the data, or a forward
+        model's input shape or scale does not fit the data, or a forward
         fails.
     """
     device = resolve_device(device)
@@ -961,7 +961,8 @@ def _benchmark_generator(spec: ModelSpec, generator: nn.Module,
         first = run_generator(generator, data.lrs[0], settings)
     except Exception as err:  # the model cannot take these inputs
         return _skipped(spec, f'forward failed on {data.names[0]} '
-                        f'({_size(data.lrs[0])}): {_describe(err)}')
+                        f'({format_shape(data.lrs[0].shape)}): '
+                        f'{_describe(err)}')
     reason, scale = _output_mismatch(data.lrs[0], first, data)
     if reason:
         return _skipped(spec, reason, scale)

@@ -1,11 +1,12 @@
 """Inference and retouching from image files to PNG files.
 
 Everything that can be checked is checked before anything is written: the
-inputs exist and decode, have the model's size (or are resized with a
-warning), and no output would land on an input or, without ``overwrite``, on
-an existing file. In a folder, an image that cannot be read is skipped with a
-warning and reported (``InferenceSummary.failed``); the others are
-processed. Each output is written to a temporary name and renamed.
+inputs exist and decode, have the model's input shape (or are fitted to it,
+keeping their aspect ratio, with a warning), and no output would land on an
+input or, without ``overwrite``, on an existing file. In a folder, an image
+that cannot be read is skipped with a warning and reported
+(``InferenceSummary.failed``); the others are processed. Each output is
+written to a temporary name and renamed.
 """
 import io
 import os
@@ -22,8 +23,10 @@ from mmengine.utils import ProgressBar
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
 from .generator import InferenceSettings
-from .inference import (InputSizeError, fit_input_size, generator_sizes,
-                        retouch, super_resolve)
+from .inference import (DEFAULT_RESIZE_MODE, InputSizeError,
+                        check_resize_mode, fit_input_shape, format_shape,
+                        generator_shapes, letterbox_value, retouch,
+                        super_resolve)
 
 __all__ = ['InferenceSummary', 'InputSkippedWarning', 'collect_images',
            'lr_path_for', 'plan_outputs', 'read_image', 'retouch_file',
@@ -47,7 +50,7 @@ class InferenceSummary:
     Args:
         written (list[str]): output files, in input order.
         skipped (list[str]): folder entries skipped (not images).
-        resized (list[str]): inputs resized to the model's in_size.
+        resized (list[str]): inputs fitted to the model's input shape.
         failed (dict[str, str]): folder images that could not be read
             (skipped), each with the reason.
     """
@@ -224,12 +227,14 @@ def super_resolve_files(generator: nn.Module,
                         batch_size: int = 1,
                         resize: bool = False,
                         overwrite: bool = False,
-                        progress: bool = True) -> InferenceSummary:
+                        progress: bool = True,
+                        resize_mode: str = DEFAULT_RESIZE_MODE
+                        ) -> InferenceSummary:
     """Super-resolve an image or a folder of images into PNGs.
 
     All inputs are read and checked first (LR images are small; resized
-    inputs are kept at in_size only), then super-resolved in batches; each
-    output is written as soon as its batch is done.
+    inputs are kept at the input shape only), then super-resolved in
+    batches; each output is written as soon as its batch is done.
 
     Args:
         generator (nn.Module): e.g. from ``init_generator``.
@@ -238,10 +243,14 @@ def super_resolve_files(generator: nn.Module,
             ``<input stem>.png``.
         settings (InferenceSettings, optional): see ``super_resolve``.
         batch_size (int): images per forward pass.
-        resize (bool): resize inputs that are not in_size x in_size
-            (see ``fit_input_size``) instead of refusing them.
+        resize (bool): fit inputs of another shape than the model's input
+            shape, keeping their aspect ratio (see ``fit_input_shape``),
+            instead of refusing them.
         overwrite (bool): replace existing outputs (inputs never).
         progress (bool): show a progress bar.
+        resize_mode (str): how ``resize`` keeps the aspect ratio: 'pad'
+            (default; letterbox with the generator's padding, see
+            ``letterbox_value``) or 'crop' (centre crop).
 
     An image of a folder that cannot be read is skipped with an
     ``InputSkippedWarning`` and listed in ``summary.failed``; the others are
@@ -259,7 +268,9 @@ def super_resolve_files(generator: nn.Module,
             wrong size. Nothing is written then.
     """
     settings = settings or InferenceSettings()
-    in_size, _ = generator_sizes(generator)
+    in_shape, _ = generator_shapes(generator)
+    fill = letterbox_value(generator, settings)
+    check_resize_mode(resize_mode)
     inputs, skipped = collect_images(input_path)
     outputs = plan_outputs(inputs, out_dir, overwrite)
     summary = InferenceSummary(skipped=skipped)
@@ -274,12 +285,13 @@ def super_resolve_files(generator: nn.Module,
             warnings.warn(f'skipped {path!r}: {err}', InputSkippedWarning,
                           stacklevel=2)
             continue
-        if img.shape[:2] != (in_size, in_size):
+        if img.shape[:2] != in_shape:
             if not resize:
-                wrong_size.append(f'{path} ({img.shape[1]}x{img.shape[0]})')
+                wrong_size.append(f'{path} ({format_shape(img.shape)})')
                 continue
             summary.resized.append(path)
-        images.append(fit_input_size(img, in_size, resize, name=path))
+        images.append(fit_input_shape(img, in_shape, resize, path,
+                                      resize_mode, fill))
         kept.append(out_path)
     if not images and summary.failed:
         raise ValueError(
@@ -287,7 +299,7 @@ def super_resolve_files(generator: nn.Module,
             f'read: {format_key_list(summary.failed)}')
     if wrong_size:
         raise InputSizeError(
-            f'the model takes {in_size}x{in_size} (WxH) inputs; '
+            f'the model takes {format_shape(in_shape)} (WxH) inputs; '
             f'{len(wrong_size)} input(s) differ: '
             f'{format_key_list(wrong_size)}')
     os.makedirs(out_dir, exist_ok=True)
@@ -314,7 +326,9 @@ def retouch_file(generator: nn.Module,
                  settings: Optional[InferenceSettings] = None,
                  resize: bool = False,
                  save_lr: bool = False,
-                 overwrite: bool = False) -> Tuple[str, Optional[str]]:
+                 overwrite: bool = False,
+                 resize_mode: str = DEFAULT_RESIZE_MODE
+                 ) -> Tuple[str, Optional[str]]:
     """Retouch an edited image file (see ``retouch``) into a PNG.
 
     Args:
@@ -325,6 +339,7 @@ def retouch_file(generator: nn.Module,
         resize (bool): see ``retouch_input``.
         save_lr (bool): also write the LR input to ``lr_path_for(output)``.
         overwrite (bool): replace existing outputs (never the input).
+        resize_mode (str): see ``retouch``.
 
     Returns:
         tuple[str, str | None]: the output path and the LR path (None unless
@@ -352,7 +367,7 @@ def retouch_file(generator: nn.Module,
                               'overwrite (--overwrite) to replace it')
     edited = read_image(edited_path, settings)
     result, lr = retouch(generator, edited, settings, resize,
-                         name=edited_path)
+                         name=edited_path, resize_mode=resize_mode)
     os.makedirs(osp.dirname(osp.abspath(output)), exist_ok=True)
     if save_lr:
         write_png_atomic(targets[1], lr)

@@ -209,8 +209,9 @@ def test_models_that_do_not_fit_are_skipped(checkpoint, tmp_path, device):
     data = bm.load_paired_data(
         make_pairs(tmp_path / 'other', 16 * SCALE, (2 * SCALE, )))
     result = bm.benchmark_model(spec, data, quality, FAST, device)
-    assert result.reason == (f'x{SCALE} model (8x8 -> {OUT_SIZE}x{OUT_SIZE}), '
-                             f'the data is x{2 * SCALE} (BIx{2 * SCALE}_down)')
+    assert result.reason == (f'x{SCALE} model (8x8 -> {OUT_SIZE}x{OUT_SIZE}, '
+                             f'WxH), the data is x{2 * SCALE} '
+                             f'(BIx{2 * SCALE}_down)')
     assert result.scale == SCALE and result.metrics == {}
     (tmp_path / 'gan.py').write_text("model = dict(type='SomeGAN')\n")
     result = bm.benchmark_model(bm.ModelSpec('gan', str(tmp_path / 'gan.py'),

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
-                               InputSizeError, fit_input_size, init_generator,
-                               matlab_resize, retouch, retouch_input,
-                               super_resolve)
+                               InputSizeError, fit_input_shape,
+                               init_generator, matlab_resize, retouch,
+                               retouch_input, super_resolve)
 from glean_plugin.datasets import matlab_downsample
 from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
@@ -70,16 +70,18 @@ def test_bad_inputs_are_refused(generator):
 
 def test_resize_is_explicit_and_matlab_like():
     img = random_images(1, size=20, width=30)[0]
-    with pytest.raises(InputSizeError, match='takes 8x8 .* got 30x20'):
-        fit_input_size(img, IN_SIZE, name='a.png')
+    with pytest.raises(InputSizeError, match=r'a.png: the model takes 8x8 '
+                       r'\(WxH\) inputs, got 30x20'):
+        fit_input_shape(img, IN_SIZE, name='a.png')
+    square = random_images(1, size=20)[0]
     with pytest.warns(InputResizedWarning,
-                      match='a.png: resized MATLAB-like from 30x20 to 8x8 '
-                      r'\(not square: stretched'):
-        out = fit_input_size(img, IN_SIZE, resize=True, name='a.png')
-    assert out.shape == (IN_SIZE, IN_SIZE, 3)
-    np.testing.assert_array_equal(out, matlab_resize(img, (8, 8)))
-    square = random_images(1, size=IN_SIZE)[0]
-    assert fit_input_size(square, IN_SIZE) is square
+                      match=r'a.png: resized MATLAB-like from 20x20 to 8x8 '
+                      r'\(WxH\)$'):
+        out = fit_input_shape(square, IN_SIZE, resize=True, name='a.png')
+    np.testing.assert_array_equal(out, matlab_resize(square, (8, 8)))
+    fits = random_images(1, size=IN_SIZE)[0]
+    assert fit_input_shape(fits, IN_SIZE) is fits
+    assert fit_input_shape(fits, (IN_SIZE, IN_SIZE)) is fits
 
 
 def test_matlab_resize_by_an_integer_factor_is_matlab_downsample():
@@ -103,8 +105,8 @@ def test_retouch_input_sizes():
     np.testing.assert_array_equal(retouch_input(big, IN_SIZE),
                                   matlab_downsample(big, 2 * SCALE))
     odd = random_images(1, size=60, seed=6)[0]
-    with pytest.raises(InputSizeError, match="multiple of the model's in_size"
-                       r' 8 .* got 60x60'):
+    with pytest.raises(InputSizeError, match=r"k times the model's input "
+                       r'shape 8x8 \(WxH\) .* got 60x60'):
         retouch_input(odd, IN_SIZE)
     with pytest.warns(InputResizedWarning, match='from 60x60 to 8x8'):
         lr = retouch_input(odd, IN_SIZE, resize=True)

@@ -108,8 +108,8 @@ def test_table_rows_and_skipped_models(run):
         assert psnr > 0 and 0 < ssim <= 1 and lpips >= 0
         assert cells[4] == 'n/a'  # identity: no weights
     assert rows[UNFIT].endswith(
-        f'| skipped: x{2 * SCALE} model (8x8 -> {16 * SCALE}x{16 * SCALE}), '
-        f'the data is x{SCALE} (BIx{SCALE}_down) |')
+        f'| skipped: x{2 * SCALE} model (8x8 -> {16 * SCALE}x{16 * SCALE}, '
+        f'WxH), the data is x{SCALE} (BIx{SCALE}_down) |')
     assert '| skipped: CheckpointMismatchError: ' in rows['glean_demo:broken']
     assert '| LPIPS* | ID sim |' in markdown
     assert '* lpips: RANDOM weights' in markdown
