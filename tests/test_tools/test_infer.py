@@ -3,61 +3,26 @@
 A few cases run the tools as subprocesses (exit status, no traceback); the
 other paths call their ``main`` in this process, which is much faster.
 """
-import importlib.util
 import os
 import os.path as osp
-import sys
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from helpers import PYTHON, REPO_ROOT, run_tool
+from helpers import run_tool
 from glean_plugin.apis import init_generator, super_resolve
-from glean_plugin.apis.cli import run_main
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
 from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
-
-INFER = [PYTHON, 'tools/infer.py']
-RETOUCH = [PYTHON, 'tools/retouch.py']
+from test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
+                                    run_in_process, write_images)
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'model.pth')
-
-
-def run_in_process(tool, args, monkeypatch, capsys):
-    """(exit status, stdout, stderr) of ``tools/<tool>.py args``."""
-    path = osp.join(REPO_ROOT, 'tools', f'{tool}.py')
-    spec = importlib.util.spec_from_file_location(f'tool_{tool}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in args])
-    try:
-        status = run_main(module.main)
-    except SystemExit as exit_:  # argparse
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def write_images(folder, images, names=None):
-    os.makedirs(folder, exist_ok=True)
-    names = names or [f'img{i}.png' for i in range(len(images))]
-    for name, img in zip(names, images):
-        iio.imwrite(osp.join(folder, name), img)
-    return str(folder)
-
-
-def assert_user_error(status, err, *fragments):
-    assert status == 2, err[-3000:]
-    assert 'Traceback' not in err, err[-3000:]
-    assert 'error: ' in err
-    for fragment in fragments:
-        assert fragment in err, err[-3000:]
 
 
 def test_infer_folder_in_batches(tmp_path, checkpoint):
@@ -112,8 +77,8 @@ def test_resize_overwrite_and_inputs(tmp_path, checkpoint, monkeypatch,
                   '--batch-size', 2], monkeypatch, capsys)
     assert status == 0, err
     assert err.count('warning: ') == 2
-    assert 'img1.png: resized MATLAB-like from 12x16 to 8x8 (not square' \
-        in err
+    assert ('img1.png: resized MATLAB-like from 12x16 to 6x8 (aspect ratio '
+            'kept) and padded to 8x8 (WxH) with pixel value (0, 0, 0)') in err
     assert 'resized 2 input(s)' in out
     assert sorted(os.listdir(out_dir)) == ['img0.png', 'img1.png']
 
@@ -165,7 +130,7 @@ def test_retouch_refuses_other_sizes_unless_resize(tmp_path, checkpoint,
     edited, output = osp.join(folder, 'e.png'), tmp_path / 'r.png'
     status, _, err = run_in_process(
         'retouch', [CONFIG, checkpoint, edited, output], monkeypatch, capsys)
-    assert_user_error(status, err, "multiple of the model's in_size 8",
+    assert_user_error(status, err, "k times the model's input shape 8x8 (WxH)",
                       'got 60x60', '--resize')
     status, out, err = run_in_process(
         'retouch', [CONFIG, checkpoint, edited, output, '--resize'],

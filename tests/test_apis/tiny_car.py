@@ -1,0 +1,46 @@
+"""A tiny rectangular GLEAN: ``configs/glean_car_8x.py`` with a reduced
+channel table and the car's shapes divided by 8 (6x8 -> 48x64, height x
+width), written as a config file and a checkpoint for the tools.
+
+Import as ``from test_apis.tiny_car import ...`` (``tests/`` is on the path).
+"""
+import functools
+import os.path as osp
+from typing import Dict
+
+import torch
+
+from glean_plugin.models import GLEANNet
+from helpers import REPO_ROOT, randomize_state_dict
+
+CAR_CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_car_8x.py')
+# (height, width): the car's 48x64 -> 384x512 divided by 8
+IN_SHAPE, OUT_SHAPE = (6, 8), (48, 64)
+SCALE = OUT_SHAPE[0] // IN_SHAPE[0]
+# the square GLEAN the rectangular one pads into: 8 -> 64
+TINY_GENERATOR = dict(in_size=8, out_size=64, style_channels=16,
+                      num_rrdbs=1, rrdb_channels=8, max_channels=16)
+
+
+@functools.lru_cache(maxsize=None)
+def _generator_state() -> Dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    # noisy biases: outputs then depend clearly on the input
+    return randomize_state_dict(GLEANNet(**TINY_GENERATOR).state_dict())
+
+
+def write_config(folder: str) -> str:
+    """``folder/tiny_car.py``: glean_car_8x with the tiny generator."""
+    generator = dict(TINY_GENERATOR, in_shape=IN_SHAPE, init_cfg=None)
+    path = osp.join(str(folder), 'tiny_car.py')
+    with open(path, 'w') as f:
+        f.write(f'_base_ = {CAR_CONFIG!r}\n'
+                f'model = dict(generator={generator!r})\n')
+    return path
+
+
+def save_checkpoint(path: str) -> str:
+    """The tiny generator's weights as an mmengine checkpoint."""
+    state = {f'generator.{k}': v for k, v in _generator_state().items()}
+    torch.save({'state_dict': state, 'meta': {}}, str(path))
+    return str(path)
