@@ -57,6 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
+from ..fileio import atomic_open
 from .files import read_image, write_png_atomic
 from .generator import (InferenceSettings, init_generator,
                         load_config, resolve_device)
@@ -1238,20 +1239,6 @@ def plan_result_files(out_dir: str, overwrite: bool = False
     return paths
 
 
-def _write_text_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(path)),
-                               prefix='.' + osp.basename(path),
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_report(report: BenchmarkReport, paths: Dict[str, str],
                  grid: Optional[np.ndarray] = None) -> List[str]:
     """Write the Markdown, CSV, JSON (and grid PNG), each atomically.
@@ -1270,7 +1257,8 @@ def write_report(report: BenchmarkReport, paths: Dict[str, str],
                                  allow_nan=False) + '\n')
     written = []
     for key, text in texts.items():
-        _write_text_atomic(paths[key], text)
+        with atomic_open(paths[key], 'w') as f:
+            f.write(text)
         written.append(paths[key])
     if grid is not None:
         write_png_atomic(paths['grid'], grid)

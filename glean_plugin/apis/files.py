@@ -11,7 +11,6 @@ written to a temporary name and renamed.
 import io
 import os
 import os.path as osp
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -22,6 +21,7 @@ from mmengine.utils import ProgressBar
 
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
+from ..fileio import atomic_open
 from .generator import InferenceSettings
 from .inference import (DEFAULT_RESIZE_MODE, InputSizeError,
                         check_resize_mode, fit_input_shape, format_shape,
@@ -117,21 +117,14 @@ def read_image(path: str,
 
 
 def write_png_atomic(path: str, img: np.ndarray) -> None:
-    """Write a uint8 (H, W, C) RGB image as PNG under a temporary name in the
-    same folder, then rename it: readers never see a half-written file."""
+    """Write a uint8 (H, W, C) RGB image as PNG through
+    ``fileio.atomic_open``: readers never see a half-written file, and the
+    file gets the user's normal mode (umask)."""
     import imageio.v3 as iio
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path),
-                               suffix='.tmp' + OUTPUT_EXTENSION)
-    os.close(fd)
-    try:
-        iio.imwrite(tmp, img[..., 0] if img.shape[2] == 1 else img,
-                    extension=OUTPUT_EXTENSION)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    data = iio.imwrite('<bytes>', img[..., 0] if img.shape[2] == 1 else img,
+                       extension=OUTPUT_EXTENSION)
+    with atomic_open(path, 'wb') as f:
+        f.write(data)
 
 
 def collect_images(input_path: str) -> Tuple[List[str], List[str]]:

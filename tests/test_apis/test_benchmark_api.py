@@ -5,6 +5,7 @@ import io
 import json
 import os
 import os.path as osp
+import stat
 
 import imageio.v3 as iio
 import numpy as np
@@ -21,6 +22,8 @@ from test_apis.tiny_glean import (CONFIG, OUT_SIZE, SCALE, random_images,
 
 EDSR_CONFIG = 'mmagic::edsr/edsr_x4c64b16_1xb16-300k_div2k.py'
 FAST = bm.TimingSettings(warmup=0, repeats=2)
+# a umask that differs from mkstemp's 0o600, and the mode it gives
+UMASK, NEW_FILE_MODE = 0o022, 0o644
 
 
 def smooth_image(size, seed):
@@ -319,8 +322,15 @@ def test_grid_and_report_files(tmp_path, sr_data):
 
     out_dir = str(tmp_path / 'out')
     paths = bm.plan_result_files(out_dir)
-    written = bm.write_report(report, paths, grid)
+    old_umask = os.umask(UMASK)
+    try:
+        written = bm.write_report(report, paths, grid)
+    finally:
+        os.umask(old_umask)
     assert sorted(os.listdir(out_dir)) == sorted(bm.RESULT_FILES.values())
+    # the user's file mode (open()'s 0o666 less the umask), not mkstemp's
+    assert {stat.S_IMODE(os.stat(p).st_mode) for p in written} == {
+        NEW_FILE_MODE}
     assert sorted(written) == sorted(paths.values())
     with open(paths['json']) as f:
         saved = json.load(f)

@@ -1,6 +1,7 @@
 """glean_plugin.apis.files: image files in, PNGs out, checked first."""
 import os
 import os.path as osp
+import stat
 
 import imageio.v3 as iio
 import numpy as np
@@ -15,6 +16,8 @@ from glean_plugin.datasets import matlab_downsample
 from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
 
+# a umask that differs from mkstemp's 0o600, and the mode it gives
+UMASK, NEW_FILE_MODE = 0o022, 0o644
 
 @pytest.fixture(scope='module')
 def generator(tmp_path_factory):
@@ -50,9 +53,15 @@ def test_read_image(tmp_path):
 def test_write_png_atomic_leaves_no_temporary_file(tmp_path, monkeypatch):
     img = random_images(1)[0]
     path = str(tmp_path / 'out.png')
-    write_png_atomic(path, img)
+    old_umask = os.umask(UMASK)
+    try:
+        write_png_atomic(path, img)
+    finally:
+        os.umask(old_umask)
     np.testing.assert_array_equal(iio.imread(path), img)
     assert os.listdir(tmp_path) == ['out.png']
+    # the user's file mode (open()'s 0o666 less the umask), not mkstemp's
+    assert stat.S_IMODE(os.stat(path).st_mode) == NEW_FILE_MODE
 
     def fail(*args, **kwargs):
         raise OSError('disk full')
