@@ -20,14 +20,10 @@ the result. Refuses to replace DST unless --overwrite.
 import argparse
 import os.path as osp
 import sys
-import warnings
 
-from glean_plugin.converters import (ConversionWarning, check_destination,
-                                     convert_stylegan2, load_stylegan2_source,
-                                     save_checkpoint)
-
-# Exit status after a user error (as the other tools and argparse).
-USER_ERROR_STATUS = 2
+from glean_plugin.cli import run_tool
+from glean_plugin.converters import (check_destination, convert_stylegan2,
+                                     load_stylegan2_source, save_checkpoint)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -80,18 +76,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     check_destination(args.dst, args.overwrite, args.src)
     source = load_stylegan2_source(args.src)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter('always', ConversionWarning)
-        checkpoint = convert_stylegan2(
-            source, size=args.size,
-            channel_multiplier=args.channel_multiplier,
-            max_channels=args.max_channels,
-            style_channels=args.style_channels, num_mlps=args.num_mlps,
-            lr_mlp=args.lr_mlp, source_lr_mlp=args.source_lr_mlp,
-            source_name=osp.basename(args.src))
-    for warning in caught:
-        if issubclass(warning.category, ConversionWarning):
-            print(f'warning: {warning.message}', file=sys.stderr)
+    checkpoint = convert_stylegan2(
+        source, size=args.size, channel_multiplier=args.channel_multiplier,
+        max_channels=args.max_channels, style_channels=args.style_channels,
+        num_mlps=args.num_mlps, lr_mlp=args.lr_mlp,
+        source_lr_mlp=args.source_lr_mlp,
+        source_name=osp.basename(args.src))
     save_checkpoint(checkpoint, args.dst, overwrite=args.overwrite)
     meta, state = checkpoint['meta'], checkpoint['state_dict']
     print(f'converted {meta["converted_from"]} checkpoint {args.src} -> '
@@ -107,8 +97,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (ValueError, OSError) as err:  # bad input, not a bug
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(USER_ERROR_STATUS)
+    sys.exit(run_tool(main))

@@ -14,7 +14,6 @@ Example::
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 import time
@@ -24,9 +23,11 @@ from mmengine.config import Config
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.apis import InferenceSettings, super_resolve
+from glean_plugin.cli import run_tool
 from glean_plugin.datasets import build_demo_dataset, matlab_resize
 from glean_plugin.datasets.demo import META_FILE
-from glean_plugin.engine.launch import MetricsJsonHook
+from glean_plugin.engine.launch import MetricsJsonHook, add_finite_loss_hook
+from glean_plugin.fileio import atomic_open
 
 DEFAULT_CONFIG = osp.join(osp.dirname(__file__), '..', 'configs',
                           'glean_demo.py')
@@ -95,9 +96,8 @@ def write_outputs(work_dir, names, lrs, bicubic, sr, gts, metrics, scale):
     note = (f'\n{len(names)} held-out {gts[0].shape[0]}x{gts[0].shape[1]} '
             f'faces, x{scale}, RGB, no border crop.\n')
     md_path = osp.join(work_dir, 'metrics.md')
-    with open(md_path + '.tmp', 'w') as f:
+    with atomic_open(md_path, 'w') as f:
         f.write(table + note)
-    os.replace(md_path + '.tmp', md_path)
 
     rows = []
     zoom = max(1, -(-MIN_TILE // gts[0].shape[0]))
@@ -106,8 +106,8 @@ def write_outputs(work_dir, names, lrs, bicubic, sr, gts, metrics, scale):
         row = np.concatenate([lr_big, bicubic[i], sr[i], gts[i]], 1)
         rows.append(np.kron(row, np.ones((zoom, zoom, 1), dtype=np.uint8)))
     png_path = osp.join(work_dir, 'side_by_side.png')
-    iio.imwrite(png_path + '.tmp.png', np.concatenate(rows, 0))
-    os.replace(png_path + '.tmp.png', png_path)
+    with atomic_open(png_path) as f:
+        iio.imwrite(f, np.concatenate(rows, 0), extension='.png')
     return table, md_path, png_path
 
 
@@ -122,10 +122,10 @@ def main() -> int:
         print(f'  {counts["train"]} training images and {counts["val"]} '
               'held-out faces', flush=True)
     cfg = Config.fromfile(args.config)
+    add_finite_loss_hook(cfg)
     problem = check_demo_data(args.data_root, cfg)
     if problem:
-        print(f'error: {problem}', file=sys.stderr)
-        return 2
+        raise ValueError(problem)
     cfg.work_dir = args.work_dir
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         split = 'train' if loader.startswith('train') else 'val'
@@ -161,4 +161,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

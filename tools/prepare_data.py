@@ -31,12 +31,9 @@ import sys
 from dataclasses import replace
 
 import glean_plugin  # noqa: F401  (mmcv compatibility)
+from glean_plugin.cli import run_tool
 from glean_plugin.datasets import (FIT_MODES, PRESETS, get_preset,
                                    prepare_dataset)
-from glean_plugin.datasets.prepare import IncompleteDatasetError
-
-# Exit statuses: some images skipped (the rest written); bad input.
-SOME_IMAGES_FAILED, USER_ERROR = 1, 2
 
 
 def _add_common(parser: argparse.ArgumentParser, dataset: str) -> None:
@@ -123,20 +120,13 @@ def main(argv=None) -> int:
     if argv and not argv[0].startswith('-') and argv[0] not in PRESETS:
         argv.insert(0, 'folder')  # the old form: GT_DIR OUT_ROOT [...]
     args = build_parser().parse_args(argv)
-    try:
-        preset = _preset(args)
-        counts = prepare_dataset(preset, args.src, args.out_root,
-                                 args.list_file, args.overwrite, args.resume,
-                                 args.num_workers, args.link)
-    except IncompleteDatasetError as err:
-        print(f'\nerror: {err}', file=sys.stderr)
-        return SOME_IMAGES_FAILED
-    except (OSError, ValueError, ImportError) as err:
-        print(f'\nerror: {err}', file=sys.stderr)
-        return USER_ERROR
-    print(f'\nwrote {counts} under {args.out_root or preset.data_root}')
+    preset = _preset(args)
+    counts = prepare_dataset(preset, args.src, args.out_root,
+                             args.list_file, args.overwrite, args.resume,
+                             args.num_workers, args.link)
+    print(f'wrote {counts} under {args.out_root or preset.data_root}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

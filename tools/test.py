@@ -20,10 +20,11 @@ import sys
 from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
+from glean_plugin.cli import run_tool
 from glean_plugin.engine.launch import (MetricsJsonHook,
                                         check_generator_checkpoint,
                                         init_cpu_distributed,
-                                        load_tool_config, run_tool)
+                                        load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:

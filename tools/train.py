@@ -5,10 +5,11 @@ Example::
     python tools/train.py configs/glean_demo.py --work-dir work_dirs/demo
     tools/dist_train.sh configs/glean_cat_8x.py 8
 
-Exit status: 0; 1 if a loss became NaN or Inf (training stops before saving
-those weights; the last checkpoint stays intact); 2 for bad input (a missing
-or unbuildable config, a missing file, a work dir that cannot be written),
-reported as one ``error:`` line.
+Exit status (``glean_plugin.cli``, as every tool): 0; 1 if a loss became NaN
+or Inf (training stops before saving those weights; the last checkpoint stays
+intact); 2 for bad input (a missing or unbuildable config, a missing file, a
+work dir that cannot be written, ``--amp`` without a GPU), reported as one
+``error:`` line.
 """
 import argparse
 import os
@@ -17,8 +18,9 @@ import sys
 from mmengine.config import DictAction
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
+from glean_plugin.cli import run_tool
 from glean_plugin.engine.launch import (enable_amp, init_cpu_distributed,
-                                        load_tool_config, run_tool)
+                                        load_tool_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,10 +49,7 @@ def main() -> None:
     cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
                            args.work_dir)
     if args.amp:
-        try:
-            enable_amp(cfg)
-        except ValueError as err:
-            sys.exit(f'error: {err}')
+        enable_amp(cfg)
     if args.resume:
         cfg.resume = True
     init_cpu_distributed(cfg, args.launcher)

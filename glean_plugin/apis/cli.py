@@ -1,26 +1,21 @@
-"""What ``tools/infer.py`` and ``tools/retouch.py`` share: the model
-arguments, warnings shown as ``warning: ...`` and errors as ``error: ...``."""
+"""What ``tools/infer.py``, ``tools/retouch.py`` and ``tools/benchmark.py``
+share: the model arguments and argument types (warnings, errors and exit
+statuses are ``glean_plugin.cli``'s, as for every tool)."""
 import argparse
-import sys
-import warnings
 from typing import Callable, Tuple
 
 import torch.nn as nn
 
-from ..engine.launch import explain_build_error
-from .files import InputSkippedWarning
+from ..cli import run_tool
 from .generator import InferenceSettings, init_generator, load_config
-from .inference import InputResizedWarning, InputSizeError
 
-__all__ = ['USER_ERRORS', 'add_model_arguments', 'build_from_args',
-           'int_at_least', 'run_main']
+__all__ = ['add_model_arguments', 'build_from_args', 'int_at_least',
+           'run_main']
 
-# Errors that mean bad input, not a bug: printed without a traceback.
-USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError, OSError)
-# Exit status for them (as tools/prepare_data.py and argparse).
-USER_ERROR_STATUS = 2
-RESIZE_HINT = ' (pass --resize to resize MATLAB-like, with a warning)'
-_SHOWN_WARNINGS = (InputSkippedWarning, InputResizedWarning)
+# The one wrapper under its old name, for callers not yet moved to
+# ``glean_plugin.cli.run_tool`` (tests/test_tools/test_infer.py,
+# test_benchmark.py).
+run_main = run_tool
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -71,40 +66,3 @@ def build_from_args(args: argparse.Namespace
     generator = init_generator(cfg, args.checkpoint, args.device,
                                args.checkpoint_prefix)
     return generator, settings
-
-
-def _show_warning(message, category, filename, lineno, file=None,
-                  line=None, _default=warnings.showwarning) -> None:
-    if issubclass(category, _SHOWN_WARNINGS):
-        print(f'warning: {message}', file=sys.stderr, flush=True)
-    else:
-        _default(message, category, filename, lineno, file, line)
-
-
-def run_main(main: Callable[[], int]) -> int:
-    """Run a tool's ``main`` showing every input warning (even under
-    ``PYTHONWARNINGS=ignore``) and user errors (bad paths, values, configs)
-    as one ``error:`` line.
-
-    Args:
-        main (callable): returns the exit status.
-
-    Returns:
-        int: ``main``'s status, or 2 after a user error.
-    """
-    with warnings.catch_warnings():
-        for category in _SHOWN_WARNINGS:
-            warnings.simplefilter('always', category)
-        warnings.showwarning = _show_warning
-        try:
-            return main()
-        except InputSizeError as err:
-            print(f'error: {err}{RESIZE_HINT}', file=sys.stderr)
-        except USER_ERRORS as err:
-            print(f'error: {err}', file=sys.stderr)
-        except (KeyError, TypeError) as err:  # mmengine's build of a config
-            message = explain_build_error(err)
-            if message is None:
-                raise
-            print(f'error: {message}', file=sys.stderr)
-    return USER_ERROR_STATUS

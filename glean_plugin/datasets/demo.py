@@ -16,7 +16,7 @@ data sets are.
 import os
 import os.path as osp
 import shutil
-import tempfile
+import uuid
 from typing import Dict, Sequence
 
 import numpy as np
@@ -31,6 +31,11 @@ NUM_FACES = 100
 # the GT, so the jitter shifts and scales faces by a few pixels only.
 MAX_JITTER = 6
 META_FILE = 'meta_info_GT.txt'
+# Permissions of a new folder before the umask (what os.makedirs uses;
+# tempfile.mkdtemp would give 0o700).
+NEW_FOLDER_MODE = 0o777
+# Hex digits of the random part of the temporary folder's name.
+_RANDOM_CHARS = 8
 
 
 def _faces() -> np.ndarray:
@@ -126,7 +131,8 @@ def build_demo_dataset(root: str,
     faces = _faces()
     parent = osp.dirname(osp.abspath(root))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.demo_data_', dir=parent)
+    tmp = osp.join(parent, f'.demo_data_{uuid.uuid4().hex[:_RANDOM_CHARS]}')
+    os.mkdir(tmp, NEW_FOLDER_MODE)
     try:
         rng = np.random.default_rng(seed)
         first_val = NUM_FACES - val_faces

@@ -34,6 +34,7 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from ..checkpoint import format_key_list
+from ..fileio import atomic_open, partial_files
 from .presets import DatasetPreset
 
 __all__ = [
@@ -314,34 +315,27 @@ def _tmp_path(path: str) -> str:
 
 
 def _write_png(path: str, img: np.ndarray) -> None:
-    """Write to a temporary name, then rename: no half-written files."""
+    """Write a PNG through ``atomic_open``: no half-written files."""
     from PIL import Image
-    tmp = _tmp_path(path)
-    try:
-        Image.fromarray(img).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path) as f:
+        Image.fromarray(img).save(f, format='PNG')
 
 
 def _copy_file(src: str, path: str, link: bool) -> None:
     """Hard-link (if asked and possible) or copy ``src``, atomically."""
-    tmp = _tmp_path(path)
-    try:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        if link:
-            try:
-                os.link(src, tmp)
-            except OSError:  # another file system, or no hard links
-                link = False
-        if not link:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    if link:
+        tmp = _tmp_path(path)
+        try:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            os.link(src, tmp)
+            os.replace(tmp, path)
+            return
+        except OSError:  # another file system, or no hard links: copy
+            if osp.exists(tmp):
+                os.remove(tmp)
+    with open(src, 'rb') as source, atomic_open(path) as f:
+        shutil.copyfileobj(source, f)
 
 
 def _image_size(path: str) -> Tuple[int, int]:
@@ -453,9 +447,12 @@ def _check_in_place(source, src: str) -> None:
 
 
 def _remove_stale_tmp(folder: str) -> None:
+    """Remove the temporary files that a killed run left in ``folder``."""
     for name in os.listdir(folder):
         if name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX):
             os.remove(osp.join(folder, name))
+    for name in partial_files(folder):
+        os.remove(osp.join(folder, name))
 
 
 def prepare_dataset(preset: DatasetPreset,
@@ -560,9 +557,8 @@ def prepare_dataset(preset: DatasetPreset,
             'incomplete set. Fix or remove the skipped images (and drop '
             'them from the list file, if any), then rerun the same command '
             'with --resume (resume=True) to finish.', failed, len(lines))
-    with open(_tmp_path(meta_path), 'w') as f:
+    with atomic_open(meta_path, 'w') as f:
         f.write(''.join(f'{line}\n' for line in lines))
-    os.replace(_tmp_path(meta_path), meta_path)
     return {folder: len(lines) for folder in folders}
 
 
@@ -597,6 +593,9 @@ def _run(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
         except OSError as err:
             raise OSError(f'{err}\n{len(lines)} of {total} images were done '
                           f'before this; {RESUME_HINT}') from err
+        finally:
+            if bar:  # end its line: what follows starts on a new one
+                bar.file.write('\n')
     return lines, failed
 
 

@@ -1,7 +1,6 @@
 """Runner-side pieces: the distributed wrapper and the training hooks."""
 from .ddp import GLEANSeparateDDP, strip_ddp_keys
-from .hooks import (AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError,
-                    write_atomic)
+from .hooks import AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError
 
 __all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'GLEANSeparateDDP',
-           'NonFiniteLossError', 'strip_ddp_keys', 'write_atomic']
+           'NonFiniteLossError', 'strip_ddp_keys']

@@ -1,88 +1,32 @@
 """Training hooks that keep work safe: stop on a NaN/Inf loss, and write
 checkpoints so that a crash or kill never leaves a truncated one.
 
-Both are enabled in ``configs/_base_/default_runtime.py``.
+Both are enabled in ``configs/_base_/default_runtime.py``; the tools add
+``FiniteLossHook`` to a config whose ``custom_hooks`` lack it
+(``launch.add_finite_loss_hook``). Files are written through
+``glean_plugin.fileio.atomic_open``.
 """
 import math
 import os
 import os.path as osp
-import uuid
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook, Hook
 
+from ..fileio import partial_files, write_atomic
 from ..registry import HOOKS
 
-__all__ = ['ATOMIC_BACKEND', 'PARTIAL_SUFFIX', 'AtomicCheckpointHook',
-           'AtomicLocalBackend', 'FiniteLossHook', 'NonFiniteLossError',
-           'partial_files', 'write_atomic']
+__all__ = ['ATOMIC_BACKEND', 'AtomicCheckpointHook', 'AtomicLocalBackend',
+           'FiniteLossHook', 'NonFiniteLossError']
 
 # Name of the file backend that writes through a temporary file.
 ATOMIC_BACKEND = 'glean_atomic_local'
-# Temporary files are '.<name>.<random>.partial' beside their target: hidden,
-# and never matched by 'iter_*.pth'.
-PARTIAL_SUFFIX = '.partial'
-# Permissions of a new file before the umask (what open(path, 'w') uses).
-NEW_FILE_MODE = 0o666
 # mmengine's pointer to the newest checkpoint, read by ``--resume``.
 LAST_CHECKPOINT_FILE = 'last_checkpoint'
-
-
-def _fsync_dir(folder: str) -> None:
-    """Make a rename in ``folder`` durable (no-op where folders can't be
-    opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Union[str, Path], data: Union[bytes, str]) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then
-    rename it onto ``path``: ``path`` is always either the old or the whole
-    new file, whenever the process dies.
-
-    Args:
-        path (str | Path): target file; its folder is created if needed.
-        data (bytes | str): content (str is written as UTF-8).
-    """
-    path = str(path)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    if isinstance(data, str):
-        data = data.encode('utf-8')
-    tmp = osp.join(folder, f'.{osp.basename(path)}.{uuid.uuid4().hex[:8]}'
-                   f'{PARTIAL_SUFFIX}')
-    # mode 0o666 less the umask, as open() would give (mkstemp gives 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def partial_files(folder: str) -> List[str]:
-    """Names of the temporary files that unfinished ``write_atomic`` calls
-    left in ``folder``."""
-    return sorted(n for n in os.listdir(folder)
-                  if n.startswith('.') and n.endswith(PARTIAL_SUFFIX))
 
 
 @register_backend(ATOMIC_BACKEND)
@@ -95,13 +39,13 @@ class AtomicLocalBackend(LocalBackend):
     """
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        """Write bytes to ``filepath`` atomically (see ``write_atomic``)."""
-        write_atomic(filepath, obj)
+        """Write bytes to ``filepath`` through ``atomic_open``."""
+        write_atomic(str(filepath), obj)
 
     def put_text(self, obj: str, filepath: Union[str, Path],
                  encoding: str = 'utf-8') -> None:
-        """Write text to ``filepath`` atomically (see ``write_atomic``)."""
-        write_atomic(filepath, obj.encode(encoding))
+        """Write text to ``filepath`` through ``atomic_open``."""
+        write_atomic(str(filepath), obj.encode(encoding))
 
 
 @HOOKS.register_module()
@@ -179,7 +123,7 @@ class AtomicCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         write_atomic(osp.join(runner.work_dir, LAST_CHECKPOINT_FILE),
-                     str(self.last_ckpt))
+                     str(self.last_ckpt).encode('utf-8'))
         if stale is not None and stale != step:
             path = self.file_backend.join_path(
                 self.out_dir, self.filename_tmpl.format(stale))

@@ -1,16 +1,12 @@
 """What ``tools/train.py`` and ``tools/test.py`` need beyond the stock Runner:
-config loading and building with clear errors, and the run wrapper that
-prints user errors as one ``error:`` line."""
-import difflib
-import errno
+config loading with clear errors, checkpoint checks, AMP, CPU distributed
+runs and the metrics file (the error wrapper is ``glean_plugin.cli``)."""
 import json
 import logging
 import math
 import os
 import os.path as osp
-import sys
-import tempfile
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, List, Mapping
 
 import numpy as np
 import torch
@@ -22,35 +18,18 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from ..checkpoint import (CheckpointMismatchError, check_state_dict,
-                          load_state_dict_from_file)
+from ..checkpoint import check_state_dict, load_state_dict_from_file
+from ..fileio import atomic_open
 from .ddp import strip_ddp_keys
-from .hooks import NonFiniteLossError
 
-__all__ = ['ConfigError', 'MetricsJsonHook', 'TRAINING_FAILED_STATUS',
-           'USER_ERROR_STATUS', 'check_generator_checkpoint',
-           'check_output_dir', 'enable_amp', 'explain_build_error',
+__all__ = ['ConfigError', 'MetricsJsonHook', 'add_finite_loss_hook',
+           'check_generator_checkpoint', 'check_output_dir', 'enable_amp',
            'init_cpu_distributed', 'load_tool_config', 'read_config',
-           'run_tool', 'to_builtin', 'user_error_message',
-           'write_json_atomic']
+           'to_builtin', 'write_json_atomic']
 
-# Exit statuses of the tools (as argparse for bad arguments).
-USER_ERROR_STATUS = 2
-TRAINING_FAILED_STATUS = 1
-# Errors of the file system that mean a bad path or environment, not a bug.
-_USER_ERRNOS = frozenset({
-    errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES,
-    errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT
-})
-_USER_OS_ERRORS = (FileNotFoundError, FileExistsError, PermissionError,
-                   NotADirectoryError, IsADirectoryError)
-# The mmengine function whose own KeyError/TypeError mean a config error.
-_BUILD_FUNCTION = ('build_from_cfg',
-                   osp.join('mmengine', 'registry', 'build_functions.py'))
-# Names the suggestion for an unknown type is picked from (difflib cut-off).
-_SUGGESTION_CUTOFF = 0.6
-# Path components of the file named where a ValueError was raised.
-_WHERE_PARTS = 3
+# The hook every training run gets (see ``add_finite_loss_hook``).
+FINITE_LOSS_HOOK = 'FiniteLossHook'
+
 # Sub-models whose weights a test checkpoint must hold.
 _CHECKED_SUBMODELS = ('generator', 'generator_ema')
 
@@ -128,12 +107,47 @@ def check_output_dir(path: str, what: str) -> None:
                               f'write{target}')
 
 
+def _hook_name(hook: Any) -> str:
+    """The class name a ``custom_hooks`` entry builds ('' if unknown)."""
+    kind = hook.get('type') if isinstance(hook, Mapping) else hook
+    if isinstance(kind, str):
+        return kind.split('.')[-1]
+    return getattr(kind if isinstance(kind, type) else type(kind),
+                   '__name__', '')
+
+
+def add_finite_loss_hook(cfg: Config) -> bool:
+    """Add ``FiniteLossHook`` to ``cfg.custom_hooks`` unless it is there.
+
+    ``configs/_base_/default_runtime.py`` lists it, but mmengine's config
+    inheritance replaces lists: a leaf that sets its own ``custom_hooks``
+    would silently train without it.
+
+    Args:
+        cfg (Config): config edited in place.
+
+    Returns:
+        bool: True if the hook was added (a message says so).
+    """
+    hooks = list(cfg.get('custom_hooks') or ())
+    if any(_hook_name(h) == FINITE_LOSS_HOOK for h in hooks):
+        return False
+    cfg.custom_hooks = hooks + [dict(type=FINITE_LOSS_HOOK)]
+    print_log(f'custom_hooks of the config has no {FINITE_LOSS_HOOK} (a leaf '
+              'that sets custom_hooks replaces the base list): added it, '
+              'training stops at the first NaN/Inf loss', logger='current',
+              level=logging.INFO)
+    return True
+
+
 def load_tool_config(config: str, launcher: str, cfg_options=None,
                      work_dir=None) -> Config:
     """Read a config and apply the arguments train/test tools share.
 
     ``--cfg-options`` keys the config does not have are added as mmengine
     does, with a warning naming them (a typo shows up there first).
+    ``FiniteLossHook`` is added where the config lacks it
+    (``add_finite_loss_hook``).
 
     Args:
         config (str): config path.
@@ -159,6 +173,7 @@ def load_tool_config(config: str, launcher: str, cfg_options=None,
                       f' {", ".join(new)} (a typo?)', logger='current',
                       level=logging.WARNING)
         cfg.merge_from_dict(cfg_options)
+    add_finite_loss_hook(cfg)
     if work_dir:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -166,129 +181,6 @@ def load_tool_config(config: str, launcher: str, cfg_options=None,
                                 osp.splitext(osp.basename(config))[0])
     check_output_dir(cfg.work_dir, 'work dir')
     return cfg
-
-
-def _innermost(err: BaseException):
-    """The traceback entry where ``err`` was raised (None if not raised)."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb
-
-
-def _registered_names(registry) -> List[str]:
-    names = []
-    while registry is not None:
-        names += list(registry.module_dict)
-        registry = registry.parent
-    return names
-
-
-def explain_build_error(err: BaseException) -> Optional[str]:
-    """A one-line explanation of a config error raised by mmengine's build.
-
-    Only errors that mmengine's ``build_from_cfg`` raises itself count: an
-    unknown ``type`` (``KeyError``) and arguments the class does not take or
-    misses (``TypeError`` raised by the call). Errors from inside a class's
-    ``__init__`` are not config errors here (None).
-
-    Args:
-        err (BaseException): the exception.
-
-    Returns:
-        str | None: the explanation, or None when ``err`` is not a config
-        error of the build.
-    """
-    if not isinstance(err, (KeyError, TypeError)):
-        return None
-    tb = _innermost(err)
-    if tb is None or tb.tb_frame.f_code.co_name != _BUILD_FUNCTION[0] or \
-            not tb.tb_frame.f_code.co_filename.endswith(_BUILD_FUNCTION[1]):
-        return None
-    local = tb.tb_frame.f_locals
-    message = err.args[0] if err.args else str(err)
-    if isinstance(err, KeyError):
-        obj_type, registry = local.get('obj_type'), local.get('registry')
-        if not isinstance(obj_type, str) or registry is None:
-            return f'the config is not buildable: {message}'
-        close = difflib.get_close_matches(obj_type,
-                                          _registered_names(registry), n=3,
-                                          cutoff=_SUGGESTION_CUTOFF)
-        hint = (f'; did you mean {" or ".join(map(repr, close))}?' if close
-                else '; is the module that registers it in custom_imports?')
-        return (f"unknown type={obj_type!r} in the config: no such class in "
-                f'the {registry.scope}::{registry.name} registry{hint}')
-    cls = local.get('obj_cls')
-    name = getattr(cls, '__name__', 'the class')
-    return (f'the config does not fit {name}: {message} (check that key '
-            'in the config and in --cfg-options)')
-
-
-def _where(err: BaseException) -> str:
-    """'package/module.py:line' where ``err`` was raised."""
-    tb = _innermost(err)
-    if tb is None:
-        return '?'
-    path = tb.tb_frame.f_code.co_filename.split(os.sep)
-    return f'{"/".join(path[-_WHERE_PARTS:])}:{tb.tb_lineno}'
-
-
-def user_error_message(err: BaseException) -> Optional[str]:
-    """The ``error:`` line for an exception that means bad input (a config,
-    a path, a checkpoint, data), or None for anything else (a bug: the
-    caller shows the traceback).
-
-    Bad input: config errors of mmengine's build (``explain_build_error``),
-    ``ConfigError``, ``CheckpointMismatchError``, file-system errors (a
-    missing file, no permission, a full disk), and any other ``ValueError``
-    (this code base's and its libraries' way to refuse a bad value, e.g. a
-    model's input size check); for the last, where it was raised is added.
-
-    Args:
-        err (BaseException): the exception.
-
-    Returns:
-        str | None: the message.
-    """
-    explained = explain_build_error(err)
-    if explained is not None:
-        return explained
-    if isinstance(err, (ConfigError, CheckpointMismatchError)):
-        return str(err)
-    if isinstance(err, OSError) and (err.errno in _USER_ERRNOS
-                                     or isinstance(err, _USER_OS_ERRORS)):
-        if err.filename is not None and err.strerror:
-            return f'{err.strerror}: {err.filename!r}'
-        return str(err)
-    if isinstance(err, ValueError):
-        return f'{err} (raised at {_where(err)})'
-    return None
-
-
-def run_tool(main: Callable[[], Any]) -> int:
-    """Run a train/test tool's ``main``; user errors and a NaN/Inf loss
-    become one ``error:`` line on stderr instead of a traceback.
-
-    Args:
-        main (callable): the tool's work.
-
-    Returns:
-        int: 0; ``TRAINING_FAILED_STATUS`` after ``NonFiniteLossError``;
-        ``USER_ERROR_STATUS`` after a user error (see
-        ``user_error_message``). Other exceptions propagate.
-    """
-    try:
-        main()
-    except NonFiniteLossError as err:
-        print(f'error: {err}', file=sys.stderr, flush=True)
-        return TRAINING_FAILED_STATUS
-    except Exception as err:
-        message = user_error_message(err)
-        if message is None:
-            raise
-        print(f'error: {message}', file=sys.stderr, flush=True)
-        return USER_ERROR_STATUS
-    return 0
 
 
 def check_generator_checkpoint(model: nn.Module, checkpoint: str) -> None:
@@ -399,18 +291,10 @@ def to_builtin(value: Any) -> Any:
 
 
 def write_json_atomic(obj: Any, path: str) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(to_builtin(obj), f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write ``obj`` as JSON through ``atomic_open`` (tensors and numpy
+    values as Python numbers)."""
+    with atomic_open(path, 'w') as f:
+        json.dump(to_builtin(obj), f, indent=2)
 
 
 class MetricsJsonHook(Hook):

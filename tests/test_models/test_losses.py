@@ -62,12 +62,27 @@ def test_torchvision_cache_is_used_and_missing_file_explained(
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path))
     path, url = torchvision_vgg_cache_path('vgg16')
     assert path.startswith(str(tmp_path)) and osp.basename(url) in path
+    # building reads nothing (testing a model needs no VGG file) ...
+    loss = VGGPerceptualLoss({'21': 1.0}, pretrained='torchvision://vgg16')
     with pytest.raises(FileNotFoundError) as err:
-        VGGPerceptualLoss({'21': 1.0}, pretrained='torchvision://vgg16')
+        loss.init_weights()  # ... the Runner reads it when training starts
     assert path in str(err.value) and url in str(err.value)
     vgg = torchvision.models.vgg16(weights=None)
     torch.save(vgg.state_dict(), _makedirs(path))
-    loss = VGGPerceptualLoss({'21': 1.0}, pretrained='torchvision://vgg16')
+    assert not torch.equal(loss.features[0].weight, vgg.features[0].weight)
+    loss.init_weights()
+    assert torch.equal(loss.features[0].weight, vgg.features[0].weight)
+
+
+def test_first_forward_reads_the_weights(tmp_path):
+    """Used outside a Runner (nothing calls init_weights), the loss reads its
+    weights before its first value, never computes one with random VGG."""
+    vgg = torchvision.models.vgg16(weights=None)
+    path = str(tmp_path / 'vgg16.pth')
+    torch.save(vgg.state_dict(), path)
+    loss = VGGPerceptualLoss({'3': 1.0}, pretrained=path)
+    assert not torch.equal(loss.features[0].weight, vgg.features[0].weight)
+    loss(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8))
     assert torch.equal(loss.features[0].weight, vgg.features[0].weight)
 
 
@@ -81,7 +96,7 @@ def test_bad_weights_and_arguments(tmp_path):
     path = str(tmp_path / 'vgg11.pth')
     torch.save(torchvision.models.vgg11(weights=None).state_dict(), path)
     with pytest.raises(CheckpointMismatchError, match='vgg16 features'):
-        VGGPerceptualLoss({'21': 1.0}, pretrained=path)
+        VGGPerceptualLoss({'21': 1.0}, pretrained=path).init_weights()
     with pytest.raises(ValueError, match='style'):
         VGGPerceptualLoss({'21': 1.0}, style_weight=1.0, pretrained=None)
     with pytest.raises(ValueError, match='vgg_type'):

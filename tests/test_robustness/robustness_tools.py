@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Callable, List, Sequence, Tuple
 
-import torch
+from mmengine.runner import CheckpointLoader
 from mmengine.utils import ManagerMixin
 
 from helpers import REPO_ROOT
@@ -102,8 +102,9 @@ def train_records(records: List[dict]) -> List[dict]:
 
 
 def load_checkpoint(path: str) -> dict:
-    """torch.load with weights_only (the plugin allow-lists mmengine's)."""
-    return torch.load(path, map_location='cpu', weights_only=True)
+    """A checkpoint as the Runner reads it (weights_only, with the types of
+    mmengine's checkpoints allowed)."""
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu')
 
 
 def last_checkpoint(work_dir: str) -> str:

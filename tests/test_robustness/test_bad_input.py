@@ -147,6 +147,29 @@ def other_checkpoint(path: str) -> str:
                                   for k, v in other.state_dict().items()})
 
 
+def refuse_new_files(ctx: Ctx, folder: str) -> None:
+    """Make creating a file in ``folder`` raise the PermissionError of a
+    read-only folder (``os.open``, as ``atomic_open`` creates its temporary
+    file, and ``tempfile.mkstemp``)."""
+    real_open, real_mkstemp = os.open, tempfile.mkstemp
+
+    def refused(path) -> bool:
+        return osp.abspath(path).startswith(osp.abspath(folder) + os.sep)
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and refused(path):
+            raise PermissionError(13, 'Permission denied', path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and refused(osp.join(dir, 'x')):
+            raise PermissionError(13, 'Permission denied', dir)
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    ctx.monkeypatch.setattr(os, 'open', open_)
+    ctx.monkeypatch.setattr(tempfile, 'mkstemp', mkstemp)
+
+
 def assert_untouched(path: str, content: bytes) -> None:
     with open(path, 'rb') as f:
         assert f.read() == content
@@ -234,6 +257,19 @@ def _(ctx):
     expected = ctx.path('torch_home', 'hub', 'checkpoints',
                         'vgg16-397923af.pth')
     assert_error(status, err, f'expected {expected}', 'Download https://')
+    # read when training starts, before any iteration
+    assert not [n for n in os.listdir(ctx.path('work')) if n.endswith('.pth')]
+
+
+@row('train-amp-without-gpu')
+def _(ctx):
+    """A user error like any other: status 2 (not sys.exit(str)'s 1)."""
+    if torch.cuda.is_available():
+        pytest.skip('checks the refusal on a machine without a GPU')
+    status, _, err = ctx.tool('train', *train_args(ctx.path('work'),
+                                                   ctx.data, 2), '--amp')
+    assert_error(status, err, '--amp needs a GPU (or NPU/MLU)')
+    assert not osp.exists(ctx.path('work'))  # refused before any work
 
 
 @row('train-work-dir-not-writable')
@@ -455,14 +491,43 @@ def _(ctx):
     images = [write_png(ctx.path('in', f'{n}.png'), img)
               for n, img in zip('ab', random_images(2))]
     os.makedirs(ctx.path('out'))
-
-    def refuse(*args, dir=None, **kwargs):
-        raise PermissionError(13, 'Permission denied', dir)
-
-    ctx.monkeypatch.setattr(tempfile, 'mkstemp', refuse)
+    refuse_new_files(ctx, ctx.path('out'))
     status, _, err = infer(ctx, osp.dirname(images[0]), ctx.path('out'))
     assert_error(status, err, 'Permission denied', ctx.path('out'))
     assert os.listdir(ctx.path('out')) == []
+
+
+# ---------------------------------------------------------- tools/retouch.py
+@row('retouch-image-missing')
+def _(ctx):
+    status, _, err = ctx.tool('retouch', CONFIG, ctx.checkpoint,
+                              ctx.path('nothing.png'), ctx.path('out.png'),
+                              '--device', 'cpu')
+    assert_error(status, err, 'nothing.png')
+    assert not osp.exists(ctx.path('out.png'))
+
+
+# ------------------------------------------------------------- tools/demo.py
+@row('demo-data-root-of-something-else')
+def _(ctx):
+    other = ctx.path('photos')
+    os.makedirs(other)
+    status, _, err = ctx.tool('demo', '--data-root', other, '--work-dir',
+                              ctx.path('work'))
+    assert_error(status, err, f'{other} is not a demo data set',
+                 'meta_info_GT.txt is missing')
+    assert os.listdir(other) == [] and not osp.exists(ctx.path('work'))
+
+
+# ------------------------------------------- tools/analysis/benchmark_speed.py
+@row('speed-output-smaller-than-input')
+def _(ctx):
+    """Bad arguments: argparse's status 2 and one 'error:' line."""
+    status, _, err = ctx.tool(osp.join('analysis', 'benchmark_speed'),
+                              '--sizes', '32x16')
+    assert status == 2 and 'Traceback' not in err
+    errors = [line for line in err.splitlines() if 'error: ' in line]
+    assert len(errors) == 1 and 'smaller than the output' in errors[0]
 
 
 # -------------------------------------------------------- tools/benchmark.py
@@ -720,11 +785,7 @@ def _(ctx):
         size, stylegan2_sources.stylegan2_table(size, 2, 16), style, 2),
                 'latent_avg': torch.zeros(style)}, source)
     os.makedirs(ctx.path('out'))
-
-    def refuse(*args, dir=None, **kwargs):
-        raise PermissionError(13, 'Permission denied', dir)
-
-    ctx.monkeypatch.setattr(tempfile, 'mkstemp', refuse)
+    refuse_new_files(ctx, ctx.path('out'))
     status, _, err = ctx.tool('convert_stylegan2', source,
                               ctx.path('out', 'ffhq.pth'))
     assert_error(status, err, 'Permission denied', ctx.path('out'))
@@ -797,9 +858,12 @@ def _(ctx):
     ctx.monkeypatch.setenv('TORCH_HOME', ctx.path('torch_home'))
     expected = ctx.path('torch_home', 'hub', 'checkpoints',
                         'vgg16-397923af.pth')
+    loss = VGGPerceptualLoss({'21': 1.0}, pretrained='torchvision://vgg16')
     with pytest.raises(FileNotFoundError,
                        match=f'expected {expected}. Download https://'):
-        VGGPerceptualLoss({'21': 1.0}, pretrained='torchvision://vgg16')
+        loss.init_weights()  # what the Runner calls when training starts
+    with pytest.raises(FileNotFoundError, match=f'expected {expected}'):
+        loss(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16))
 
 
 @row('api-lpips-weights-missing')
@@ -853,8 +917,36 @@ def test_bad_input(name, tmp_path, tiny_data, tiny_checkpoint, monkeypatch,
                    capsys))
 
 
+# Row name prefix -> the tool it runs (relative to tools/, without .py).
+ROW_TOOLS = {'train': 'train', 'test': 'test', 'infer': 'infer',
+             'retouch': 'retouch', 'benchmark': 'benchmark',
+             'prepare': 'prepare_data', 'convert': 'convert_stylegan2',
+             'demo': 'demo', 'speed': osp.join('analysis', 'benchmark_speed')}
+
+
+def _tools() -> list:
+    """Every Python tool in tools/ and tools/analysis/."""
+    found = []
+    for folder in ('', 'analysis'):
+        root = osp.join(REPO_ROOT, 'tools', folder)
+        found += [osp.join(folder, n[:-len('.py')]) for n in os.listdir(root)
+                  if n.endswith('.py')]
+    return sorted(found)
+
+
 def test_table_covers_every_tool():
-    tools = {name.split('-')[0] for name in ROWS}
-    assert tools == {'train', 'test', 'infer', 'benchmark', 'prepare',
-                     'convert', 'api'}
+    prefixes = {name.split('-')[0] for name in ROWS}
+    assert prefixes == set(ROW_TOOLS) | {'api'}
+    assert sorted(ROW_TOOLS.values()) == _tools()
     assert len(ROWS) >= 20
+
+
+@pytest.mark.parametrize('tool', _tools())
+def test_every_tool_exits_through_the_one_wrapper(tool):
+    """One behaviour for every tool: its statuses and error lines come from
+    glean_plugin.cli.run_tool."""
+    with open(osp.join(REPO_ROOT, 'tools', f'{tool}.py')) as f:
+        source = f.read()
+    main_block = source[source.index("if __name__ == '__main__':"):]
+    assert 'from glean_plugin.cli import run_tool' in source
+    assert main_block.split('\n')[1].strip() == 'sys.exit(run_tool(main))'

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from glean_plugin.engine.hooks import partial_files
+from glean_plugin.fileio import partial_files
 from helpers import REPO_ROOT
 from robustness_tools import (CONFIG, FAULTY_TRAIN, PYTHON, data_options,
                               isolate_mmengine_globals, last_checkpoint,

@@ -6,7 +6,8 @@ import os.path as osp
 import torch
 
 from glean_plugin.apis import init_generator
-from glean_plugin.engine.hooks import partial_files
+from glean_plugin.fileio import partial_files
+from helpers import REPO_ROOT
 from robustness_tools import (CONFIG, FAULTY_TRAIN, PYTHON, assert_error,
                               last_checkpoint, load_checkpoint, read_scalars,
                               run, train_args, train_records)
@@ -37,3 +38,18 @@ def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(
         assert torch.isfinite(value).all(), key
     generator = init_generator(CONFIG, good, 'cpu')  # strict load
     assert all(torch.isfinite(p).all() for p in generator.parameters())
+
+
+def test_leaf_with_its_own_custom_hooks_still_stops(tmp_path, tiny_data):
+    """mmengine's inheritance replaces custom_hooks: the tools add
+    FiniteLossHook back, so a leaf's own hooks do not switch it off."""
+    leaf = tmp_path / 'leaf.py'
+    leaf.write_text(f'_base_ = {osp.join(REPO_ROOT, CONFIG)!r}\n'
+                    "custom_hooks = [dict(type='EmptyCacheHook')]\n")
+    work = str(tmp_path / 'run')
+    args = train_args(work, tiny_data, 2)
+    proc = run([PYTHON, FAULTY_TRAIN, '--nan-at', '2', '--', str(leaf),
+                *args[1:]])
+    assert_error(proc.returncode, proc.stderr,
+                 'became NaN or Inf at iteration 2', expected_status=1)
+    assert not osp.exists(osp.join(work, 'iter_2.pth'))

@@ -78,6 +78,7 @@ from glean_plugin import GLEANNet  # noqa: I001
 from glean_plugin.models.discriminator import GLEANDiscriminator
 from glean_plugin.apis.benchmark import device_name
 from glean_plugin.apis.cli import int_at_least
+from glean_plugin.cli import run_tool
 from glean_plugin.models.layers import (set_grad_checkpointing,
                                         to_channels_last_)
 from glean_plugin.models.losses.perceptual import VGGPerceptualLoss
@@ -966,4 +967,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -4,7 +4,12 @@ MMagic's ``PerceptualLoss`` always asks torchvision to download VGG (and fails
 offline, or with ``pretrained=None``); this one reads the weights from
 torchvision's cache or a given file, says where to put them when they are
 missing, and has an explicit random-weights mode for tests and demos.
+
+The weights are read in ``init_weights``, as mmengine reads every pretrained
+weight (``init_cfg``): the Runner calls it when training starts, and never
+when testing, so testing a model (``tools/test.py``) needs no VGG file.
 """
+import logging
 import os.path as osp
 from typing import Dict, Optional, Tuple
 
@@ -58,7 +63,9 @@ class VGGPerceptualLoss(nn.Module):
         pretrained (str, optional): 'torchvision://vgg16' (torchvision's
             cache, no download), a local weights file (torchvision layout),
             or None for random weights (explicit: for tests and demos only,
-            the loss is then not perceptual).
+            the loss is then not perceptual). Read by ``init_weights``
+            (the Runner calls it when training starts), or by the first
+            ``forward`` if nothing called it before.
         criterion (str): 'mse' or 'l1'. Default: 'mse'.
     """
 
@@ -93,9 +100,15 @@ class VGGPerceptualLoss(nn.Module):
             raise ValueError(
                 f'{vgg_type} has {len(features)} feature layers, '
                 f'layer_weights asks for index {last}')
+        if (pretrained or '').startswith(TORCHVISION_PREFIX) and \
+                pretrained != TORCHVISION_PREFIX + vgg_type:
+            raise ValueError(f'pretrained {pretrained!r} does not match '
+                             f'vgg_type {vgg_type!r}')
         self.layer_weights = {str(k): float(v) for k, v in layer_weights.items()}
         self.features = features[:last + 1]
-        self._load_weights(vgg_type, pretrained)
+        self.vgg_type = vgg_type
+        self.pretrained = pretrained
+        self._weights_loaded = False
         self.features.requires_grad_(False).eval()
         self.use_input_norm = use_input_norm
         self.norm_img = norm_img
@@ -106,17 +119,23 @@ class VGGPerceptualLoss(nn.Module):
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
                              persistent=False)
 
-    def _load_weights(self, vgg_type: str, pretrained: Optional[str]) -> None:
+    def init_weights(self) -> None:
+        """Read the VGG weights that ``pretrained`` names (once).
+
+        Raises:
+            FileNotFoundError: the file is missing (says where to put it).
+            CheckpointMismatchError: the file holds other weights.
+        """
+        if self._weights_loaded:
+            return
+        vgg_type, pretrained = self.vgg_type, self.pretrained
         if pretrained is None:
             print_log(f'VGGPerceptualLoss: random {vgg_type} weights '
                       '(pretrained=None); the loss is not perceptual',
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
+            self._weights_loaded = True
             return
         if pretrained.startswith(TORCHVISION_PREFIX):
-            name = pretrained[len(TORCHVISION_PREFIX):]
-            if name != vgg_type:
-                raise ValueError(f'pretrained {pretrained!r} does not match '
-                                 f'vgg_type {vgg_type!r}')
             path, url = torchvision_vgg_cache_path(vgg_type)
             if not osp.isfile(path):
                 raise FileNotFoundError(
@@ -134,6 +153,7 @@ class VGGPerceptualLoss(nn.Module):
                          and int(k.split('.')[0]) >= len(self.features))}
         check_state_dict(state, expected, f'{vgg_type} features', repr(path))
         self.features.load_state_dict(state, strict=True)
+        self._weights_loaded = True
 
     def train(self, mode: bool = True) -> 'VGGPerceptualLoss':
         """Keep the frozen VGG in eval mode."""
@@ -168,6 +188,7 @@ class VGGPerceptualLoss(nn.Module):
         if x.shape != gt.shape:
             raise ValueError(f'output and ground truth shapes differ: '
                              f'{tuple(x.shape)} vs {tuple(gt.shape)}')
+        self.init_weights()
         fx = self._extract(x)
         with torch.no_grad():
             fgt = self._extract(gt.detach())

@@ -1,0 +1,57 @@
+"""FiniteLossHook in every training run, whatever a leaf config's
+custom_hooks say (end to end with a NaN loss: test_robustness/test_nan_loss).
+"""
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from glean_plugin.engine import FiniteLossHook
+from glean_plugin.engine.launch import add_finite_loss_hook, load_tool_config
+from helpers import REPO_ROOT
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_demo.py')
+# A leaf that sets its own custom_hooks: mmengine's inheritance replaces the
+# base list, FiniteLossHook included.
+LEAF = (f'_base_ = {CONFIG!r}\n'
+        "custom_hooks = [dict(type='EmptyCacheHook', after_iter=True)]\n")
+
+
+def _types(cfg: Config) -> list:
+    return [h['type'] if isinstance(h, dict) else h for h in cfg.custom_hooks]
+
+
+def test_leaf_custom_hooks_drop_the_base_list(tmp_path):
+    """The problem: without the tools, the leaf has no FiniteLossHook."""
+    leaf = tmp_path / 'leaf.py'
+    leaf.write_text(LEAF)
+    assert _types(Config.fromfile(str(leaf))) == ['EmptyCacheHook']
+
+
+def test_tools_add_the_hook_to_a_leaf(tmp_path):
+    leaf = tmp_path / 'leaf.py'
+    leaf.write_text(LEAF)
+    cfg = load_tool_config(str(leaf), 'none', work_dir=str(tmp_path / 'w'))
+    assert _types(cfg) == ['EmptyCacheHook', 'FiniteLossHook']
+
+
+@pytest.mark.parametrize('hook', [
+    dict(type='FiniteLossHook'), dict(type='glean_plugin.FiniteLossHook'),
+    dict(type=FiniteLossHook), FiniteLossHook()
+], ids=['name', 'scoped name', 'class', 'instance'])
+def test_present_hook_is_not_added_twice(hook):
+    cfg = Config(dict(custom_hooks=[hook]))
+    assert add_finite_loss_hook(cfg) is False
+    assert len(cfg.custom_hooks) == 1
+
+
+@pytest.mark.parametrize('hooks', [None, []], ids=['missing', 'empty'])
+def test_config_without_hooks_gets_it(hooks):
+    cfg = Config(dict() if hooks is None else dict(custom_hooks=hooks))
+    assert add_finite_loss_hook(cfg) is True
+    assert _types(cfg) == ['FiniteLossHook']
+
+
+def test_base_config_keeps_one(tmp_path):
+    cfg = load_tool_config(CONFIG, 'none', work_dir=str(tmp_path / 'w'))
+    assert _types(cfg) == ['FiniteLossHook']
