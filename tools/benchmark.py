@@ -38,8 +38,9 @@ import torch
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.apis import benchmark as bm
-from glean_plugin.apis.cli import int_at_least, run_main
+from glean_plugin.apis.cli import int_at_least
 from glean_plugin.apis.generator import resolve_device
+from glean_plugin.cli import run_tool
 from glean_plugin.compat import mmcv_has_compiled_ops
 
 NOTHING_BENCHMARKED = 1
@@ -193,4 +194,4 @@ def exit_status(results) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(run_main(main))
+    sys.exit(run_tool(main))

@@ -24,8 +24,8 @@ import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.checkpoint import format_key_list
 from glean_plugin.apis import (DEFAULT_RESIZE_MODE, RESIZE_MODES,
                                super_resolve_files)
-from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
-                                   run_main)
+from glean_plugin.apis.cli import add_model_arguments, build_from_args
+from glean_plugin.cli import run_tool
 
 # Exit status when some images of a folder could not be read.
 SOME_IMAGES_FAILED = 1
@@ -87,4 +87,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(run_main(main))
+    sys.exit(run_tool(main))

@@ -17,8 +17,8 @@ import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.apis import DEFAULT_RESIZE_MODE, RESIZE_MODES, retouch_file
-from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
-                                   run_main)
+from glean_plugin.apis.cli import add_model_arguments, build_from_args
+from glean_plugin.cli import run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,4 +61,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(run_main(main))
+    sys.exit(run_tool(main))
