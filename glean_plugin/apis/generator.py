@@ -13,7 +13,7 @@ from mmengine.utils import import_modules_from_strings
 from ..checkpoint import (CheckpointMismatchError, check_state_dict,
                           format_key_list, load_state_dict_from_file)
 from ..engine.ddp import strip_ddp_keys
-from ..engine.launch import ConfigError, explain_build_error, read_config
+from ..engine.launch import ConfigError, read_config
 from ..registry import MODELS
 
 __all__ = ['InferenceSettings', 'init_generator', 'load_config',
@@ -311,6 +311,8 @@ def init_generator(config: Union[str, Config],
     try:
         generator = MODELS.build(copy.deepcopy(cfg.model.generator))
     except (KeyError, TypeError) as err:
+        # imported here: glean_plugin.cli imports this package
+        from ..cli import explain_build_error
         message = explain_build_error(err)
         if message is None:
             raise
