@@ -22,7 +22,7 @@ from mmengine.config import Config
 
 from helpers import PYTHON, REPO_ROOT, run_tool
 from glean_plugin.apis import matlab_resize, read_image
-from glean_plugin.apis.cli import run_main
+from glean_plugin import cli
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.registry import MODELS
 from test_apis.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
@@ -181,7 +181,7 @@ def run_in_process(args, monkeypatch, capsys):
     # drop-in already; this run must not be the one importing it
     had_dropin = 'glean_plugin.dropin' in sys.modules
     try:
-        status = run_main(module.main)
+        status = cli.run_tool(module.main)
     except SystemExit as exit_:  # argparse
         status = exit_.code
     captured = capsys.readouterr()

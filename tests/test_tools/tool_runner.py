@@ -13,13 +13,11 @@ from typing import Optional, Sequence, Tuple
 
 import imageio.v3 as iio
 
-from glean_plugin.apis.cli import run_main
+from glean_plugin import cli
 from helpers import PYTHON, REPO_ROOT
 
 INFER = [PYTHON, 'tools/infer.py']
 RETOUCH = [PYTHON, 'tools/retouch.py']
-# argparse's and the tools' status for bad input
-USER_ERROR_STATUS = 2
 
 
 def run_in_process(tool: str, args: Sequence, monkeypatch,
@@ -31,7 +29,7 @@ def run_in_process(tool: str, args: Sequence, monkeypatch,
     spec.loader.exec_module(module)
     monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in args])
     try:
-        status = run_main(module.main)
+        status = cli.run_tool(module.main)
     except SystemExit as exit_:  # argparse
         status = exit_.code
     captured = capsys.readouterr()
@@ -50,9 +48,9 @@ def write_images(folder, images, names: Optional[Sequence[str]] = None
 
 
 def assert_user_error(status: int, err: str, *fragments: str) -> None:
-    """Exit status 2, one ``error:`` line naming every fragment, no
-    traceback."""
-    assert status == USER_ERROR_STATUS, err[-3000:]
+    """Exit status ``EXIT_BAD_INPUT`` (2), an ``error:`` line naming every
+    fragment, no traceback."""
+    assert status == cli.EXIT_BAD_INPUT, err[-3000:]
     assert 'Traceback' not in err, err[-3000:]
     assert 'error: ' in err
     for fragment in fragments:
