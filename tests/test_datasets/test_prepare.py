@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from glean_plugin.cli import run_tool
 from glean_plugin.datasets import (get_preset, matlab_downsample,
                                    matlab_resize, prepare_dataset,
                                    prepare_sr_folders)
@@ -379,11 +380,13 @@ def test_missing_lmdb_says_how_to_install(tmp_path, monkeypatch):
 
 
 def _cli():
+    """tools/prepare_data.py's main as the command line runs it: argv ->
+    exit status (through the tools' error wrapper)."""
     path = osp.join(REPO_ROOT, 'tools', 'prepare_data.py')
     spec = importlib.util.spec_from_file_location('prepare_data_tool', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return lambda argv: run_tool(lambda: module.main(argv))
 
 
 def test_command_line(tmp_path, capsys):

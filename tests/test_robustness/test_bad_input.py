@@ -12,7 +12,6 @@ Most rows run the tool as ``__main__`` in this process
 import os
 import os.path as osp
 import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Callable, Dict
 
@@ -149,25 +148,17 @@ def other_checkpoint(path: str) -> str:
 
 def refuse_new_files(ctx: Ctx, folder: str) -> None:
     """Make creating a file in ``folder`` raise the PermissionError of a
-    read-only folder (``os.open``, as ``atomic_open`` creates its temporary
-    file, and ``tempfile.mkstemp``)."""
-    real_open, real_mkstemp = os.open, tempfile.mkstemp
-
-    def refused(path) -> bool:
-        return osp.abspath(path).startswith(osp.abspath(folder) + os.sep)
+    read-only folder (at ``os.open``, where ``atomic_open`` creates its
+    temporary file)."""
+    real_open = os.open
+    prefix = osp.abspath(folder) + os.sep
 
     def open_(path, flags, *args, **kwargs):
-        if flags & os.O_CREAT and refused(path):
+        if flags & os.O_CREAT and osp.abspath(path).startswith(prefix):
             raise PermissionError(13, 'Permission denied', path)
         return real_open(path, flags, *args, **kwargs)
 
-    def mkstemp(*args, dir=None, **kwargs):
-        if dir is not None and refused(osp.join(dir, 'x')):
-            raise PermissionError(13, 'Permission denied', dir)
-        return real_mkstemp(*args, dir=dir, **kwargs)
-
     ctx.monkeypatch.setattr(os, 'open', open_)
-    ctx.monkeypatch.setattr(tempfile, 'mkstemp', mkstemp)
 
 
 def assert_untouched(path: str, content: bytes) -> None:
