@@ -4,6 +4,7 @@
 The JSON of ``tools/test.py`` and the training checkpoints are checked end
 to end in tests/test_tools/test_train_test.py.
 """
+import importlib.util
 import os
 import os.path as osp
 import stat
@@ -13,6 +14,7 @@ import torch
 
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.engine.hooks import AtomicLocalBackend
+from helpers import REPO_ROOT
 from robustness_tools import run_tool_in_process
 from test_apis.tiny_glean import OUT_SIZE, SCALE, random_images
 from test_converters import stylegan2_sources
@@ -78,3 +80,19 @@ def test_checkpoint_backend(tmp_path, umask):
     AtomicLocalBackend().put(b'weights', path)
     AtomicLocalBackend().put_text('iter_2.pth', str(tmp_path / 'last'))
     assert _mode(path) == _mode(str(tmp_path / 'last')) == umask[0]
+
+
+def test_demo_outputs(tmp_path, umask):
+    """tools/demo.py's metrics.md and side_by_side.png."""
+    path = osp.join(REPO_ROOT, 'tools', 'demo.py')
+    spec = importlib.util.spec_from_file_location('demo_tool', path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    gts = random_images(2, size=OUT_SIZE)
+    lrs = random_images(2, size=OUT_SIZE // SCALE, seed=1)
+    table, md_path, png_path = demo.write_outputs(
+        str(tmp_path), ['a.png', 'b.png'], lrs, gts, gts, gts,
+        dict(PSNR=30.0, SSIM=0.9), SCALE)
+    assert '| GLEAN (demo) | 30.00 | 0.9000 |' in table
+    assert sorted(os.listdir(tmp_path)) == ['metrics.md', 'side_by_side.png']
+    assert _mode(md_path) == _mode(png_path) == umask[0]
