@@ -8,7 +8,7 @@ import torch
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CheckpointMismatchError', 'init_weights_strict',
+__all__ = ['CheckpointMismatchError', 'UnsafeFileError', 'init_weights_strict',
            'load_state_dict_from_file', 'check_state_dict', 'format_key_list',
            'incomplete_archive_hint', 'mismatch_error']
 
@@ -21,6 +21,11 @@ ZIP_MAGIC = b'PK\x03\x04'
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the module it is loaded into."""
+
+
+class UnsafeFileError(CheckpointMismatchError):
+    """A file asks for code (a global, a call, a state) that is never loaded
+    from files (see ``glean_plugin.serialization``)."""
 
 
 def format_key_list(keys: Iterable[str]) -> str:
@@ -72,6 +77,8 @@ def load_state_dict_from_file(path: str,
             f'checkpoint not found: {path!r}. Download it (e.g. from the '
             'MMagic model zoo) and give its local path; no network access '
             'is assumed.') from err
+    except CheckpointMismatchError:  # refused, or not a checkpoint
+        raise
     except Exception as err:  # torch.load / pickle / download failures
         hint = ''
         incomplete = incomplete_archive_hint(path)

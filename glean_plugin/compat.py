@@ -7,9 +7,8 @@ before MMagic is imported. Its functions exist (so ``load_ext``'s ``hasattr``
 checks pass) but raise :class:`MissingCompiledOpError` naming the op when
 called. Where a compiled ``mmcv._ext`` exists, nothing is changed.
 
-It also allow-lists the types mmengine checkpoints hold for ``torch.load``'s
-``weights_only`` mode (``allow_mmengine_checkpoint_globals``). This is the only
-module of the plugin that knows about these compatibility concerns.
+This is the only module of the plugin that knows about mmcv's compiled ops
+(what mmengine checkpoints need from ``torch.load`` is ``serialization``'s).
 """
 import importlib.machinery
 import importlib.util
@@ -17,8 +16,8 @@ import sys
 import types
 from typing import Callable, NoReturn
 
-__all__ = ['MissingCompiledOpError', 'allow_mmengine_checkpoint_globals',
-           'install_mmcv_ext_placeholder', 'mmcv_has_compiled_ops']
+__all__ = ['MissingCompiledOpError', 'install_mmcv_ext_placeholder',
+           'mmcv_has_compiled_ops']
 
 _EXT_NAME = 'mmcv._ext'
 
@@ -80,34 +79,3 @@ def install_mmcv_ext_placeholder() -> bool:
     module.__file__ = '<glean_plugin placeholder for mmcv._ext>'
     sys.modules[_EXT_NAME] = module
     return True
-
-
-def allow_mmengine_checkpoint_globals() -> None:
-    """Allow-list what mmengine checkpoints hold for ``torch.load``.
-
-    Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and
-    refuses mmengine checkpoints (message hub ``HistoryBuffer``, numpy arrays
-    and dtypes), which breaks ``--resume`` and ``tools/test.py``. Allow-listing
-    these few types keeps the protection on for everything else.
-    """
-    import numpy as np
-    import torch
-    from mmengine.logging.history_buffer import HistoryBuffer
-
-    add = getattr(torch.serialization, 'add_safe_globals', None)
-    if add is None:  # torch < 2.4 has no weights_only default to worry about
-        return
-    try:  # numpy >= 2
-        from numpy._core import multiarray
-    except ImportError:
-        from numpy.core import multiarray
-    dtype_classes = [type(np.dtype(t)) for t in (
-        np.float64, np.float32, np.float16, np.int64, np.int32, np.uint8,
-        np.bool_)]
-    # HistoryBuffer pickles its statistics methods as getattr(buffer, name);
-    # getattr's result is stored only, weights_only still refuses to call
-    # anything that is not allow-listed.
-    add([
-        HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct,
-        multiarray.scalar, getattr, *dtype_classes
-    ])

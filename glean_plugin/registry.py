@@ -1,13 +1,15 @@
 """The one place that knows about MMagic's registries and mmcv's compiled ops.
 
 Importing this module first makes MMagic importable on an mmcv without
-compiled ops (see ``compat``), then exposes MMagic's registries.
+compiled ops (see ``compat``) and routes mmengine's checkpoint reads through
+the restricted loaders (see ``serialization``), then exposes MMagic's
+registries.
 """
-from .compat import (allow_mmengine_checkpoint_globals,
-                     install_mmcv_ext_placeholder)
+from .compat import install_mmcv_ext_placeholder
+from .serialization import install_mmengine_checkpoint_loaders
 
 install_mmcv_ext_placeholder()
-allow_mmengine_checkpoint_globals()
+install_mmengine_checkpoint_loaders()
 
 from mmagic.registry import METRICS, MODELS  # noqa: E402
 # The Runner looks wrappers up in mmengine's root registry by name (not in

@@ -9,15 +9,15 @@ the source code of its module and the object's ``__dict__`` (the
 attributes such as ``weight_gain``). The unpickler here resolves every
 ``torch_utils.*`` / ``dnnlib.*`` name to a stand-in that keeps that state
 (it never runs the pickled source code), so neither package needs to be
-installed. Other globals are resolved only if they are tensor, container or
-numpy-scalar rebuilders (``torch._utils._rebuild_*``, ``collections.
-OrderedDict``, ``numpy.core.multiarray.scalar``, ...): a pickle that needs
-anything else is refused with its name. Still, open only files you trust.
+installed. Everything else goes through ``glean_plugin.serialization``: plain
+pickles through its restricted unpickler (tensor, container and numpy
+rebuilders only), ``torch.save`` files (rosinality's ``.pt``) through
+``torch.load(weights_only=True)``; a file that asks for anything else is
+refused with its name, and nothing in it is run.
 """
-import importlib
+import argparse
 import os.path as osp
 import pickle
-import types
 import zipfile
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -26,33 +26,16 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import CheckpointMismatchError, incomplete_archive_hint
+from ..serialization import (UnsafeFileError, is_plain_pickle, load_pickle,
+                             load_torch_file)
 from ..fileio import atomic_open
 
-__all__ = ['PersistentObject', 'StandIn', 'StandInUnpickler',
+__all__ = ['PersistentObject', 'StandIn',
            'check_destination', 'load_stylegan2_source', 'module_state',
            'save_checkpoint']
 
 # Packages of NVIDIA's code that pickles reference; replaced by stand-ins.
 STAND_IN_PACKAGES = ('torch_utils', 'dnnlib')
-# What torch.save's legacy (non-zip) format pickles first.
-LEGACY_TORCH_MAGIC = 0x1950a86a20f9469cfc6c
-
-_SAFE_BUILTINS = frozenset({
-    'set', 'frozenset', 'list', 'dict', 'tuple', 'slice', 'complex',
-    'bytearray', 'bytes', 'int', 'float', 'bool', 'str', 'range', 'object'
-})
-# (module, name) pairs resolved as they are: containers and the rebuilders
-# of tensors, parameters and argparse namespaces (rosinality's 'args').
-_SAFE_GLOBALS = frozenset({
-    ('collections', 'OrderedDict'), ('collections', 'defaultdict'),
-    ('copyreg', '_reconstructor'), ('argparse', 'Namespace'),
-    ('torch.storage', '_load_from_bytes'), ('torch.nn.parameter', 'Parameter'),
-    ('torch._tensor', '_rebuild_from_type_v2'), ('torch', 'Size'),
-    ('torch', 'device'), ('torch', 'Tensor'), ('_codecs', 'encode'),
-})
-_NUMPY_MODULES = ('numpy', 'numpy.core.multiarray', 'numpy._core.multiarray',
-                  'numpy.dtypes')
-_NUMPY_NAMES = frozenset({'scalar', '_reconstruct', 'ndarray', 'dtype'})
 
 
 class StandIn:
@@ -108,61 +91,29 @@ def _stand_in(module: str, name: str):
     return type(name, (StandIn, ), {'__module__': module})
 
 
-def _resolve(module: str, name: str):
-    """``module.name``, imported."""
-    return getattr(importlib.import_module(module), name)
-
-
-def _safe_global(module: str, name: str):
-    """The object a pickle may reference as ``module.name``, or None."""
-    if ((module, name) in _SAFE_GLOBALS
-            or (module == 'builtins' and name in _SAFE_BUILTINS)
-            or (module == 'torch._utils' and name.startswith('_rebuild_'))):
-        return _resolve(module, name)
-    if module == 'torch':
-        obj = getattr(torch, name, None)
-        is_storage = isinstance(obj, type) and name.endswith('Storage')
-        return obj if is_storage or isinstance(obj, torch.dtype) else None
-    if module.startswith('torch.nn.modules.'):
-        obj = _resolve(module, name)
-        return obj if isinstance(obj, type) and issubclass(obj, nn.Module) \
-            else None
-    if module in _NUMPY_MODULES and (name in _NUMPY_NAMES
-                                     or name.endswith('DType')):
-        for candidate in (module, module.replace('numpy._core', 'numpy.core'),
-                          module.replace('numpy.core', 'numpy._core')):
-            try:
-                return _resolve(candidate, name)
-            except (ImportError, AttributeError):
-                continue
+def _stand_in_global(module: str, name: str):
+    """A stand-in for ``module.name`` of torch_utils / dnnlib, else None."""
+    if module.split('.')[0] in STAND_IN_PACKAGES:
+        return _stand_in(module, name)
     return None
 
 
-class StandInUnpickler(pickle.Unpickler):
-    """Unpickler that needs neither ``torch_utils`` nor ``dnnlib``.
-
-    ``torch_utils.*`` / ``dnnlib.*`` names become stand-ins
-    (``PersistentObject`` for persistent networks); tensor and container
-    rebuilders resolve normally; any other global is refused.
-    """
-
-    def find_class(self, module: str, name: str):
-        if module.split('.')[0] in STAND_IN_PACKAGES:
-            return _stand_in(module, name)
-        obj = _safe_global(module, name)
-        if obj is None:
-            raise pickle.UnpicklingError(
-                f'the file references {module}.{name}; only tensors, '
-                'containers, numpy scalars and the classes of NVIDIA\'s '
-                'torch_utils/dnnlib (as stand-ins) are loaded')
-        return obj
-
-
-# ``torch.load(pickle_module=...)`` wants a module with Unpickler and load.
-_PICKLE_MODULE = types.SimpleNamespace(
-    Unpickler=StandInUnpickler,
-    load=lambda f, **kw: StandInUnpickler(f, **kw).load(),
-    __name__='glean_plugin.converters.files')
+def _stand_in_globals(path: str) -> list:
+    """``(stand-in, 'module.name')`` for each torch_utils / dnnlib global of
+    a zip ``torch.save`` file (a network saved whole)."""
+    if not zipfile.is_zipfile(path):
+        return []
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # a malformed archive: torch.load says why
+        return []
+    pairs = []
+    for full in names:
+        module, _, name = full.rpartition('.')
+        obj = _stand_in_global(module, name)
+        if obj is not None:
+            pairs.append((obj, full))
+    return pairs
 
 
 def load_stylegan2_source(path: str) -> Any:
@@ -187,13 +138,13 @@ def load_stylegan2_source(path: str) -> Any:
     if incomplete:
         raise CheckpointMismatchError(f'could not read {path!r}: {incomplete}')
     try:
-        if not zipfile.is_zipfile(path):
-            with open(path, 'rb') as f:
-                obj = StandInUnpickler(f).load()
-            if not (isinstance(obj, int) and obj == LEGACY_TORCH_MAGIC):
-                return obj
-        return torch.load(path, map_location='cpu', weights_only=False,
-                          pickle_module=_PICKLE_MODULE)
+        if is_plain_pickle(path):
+            return load_pickle(path, _stand_in_global,
+                               buildable=(StandIn, StandInDict))
+        return load_torch_file(path, [argparse.Namespace,
+                                      *_stand_in_globals(path)])
+    except UnsafeFileError:
+        raise
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError,
             TypeError, AttributeError, ImportError, KeyError) as err:
         raise CheckpointMismatchError(

@@ -25,7 +25,7 @@ def test_foreign_globals_are_refused_by_name(tmp_path):
     with open(path, 'wb') as f:
         pickle.dump({'G_ema': _Foreign()}, f)
     with pytest.raises(CheckpointMismatchError,
-                       match='references collections.Counter'):
+                       match='asks for the global collections.Counter'):
         load_stylegan2_source(path)
 
 
