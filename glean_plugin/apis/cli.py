@@ -13,8 +13,8 @@ __all__ = ['add_model_arguments', 'build_from_args', 'int_at_least',
            'run_main']
 
 # The one wrapper under its old name, for callers not yet moved to
-# ``glean_plugin.cli.run_tool`` (tests/test_tools/test_infer.py,
-# test_benchmark.py).
+# ``glean_plugin.cli.run_tool`` (tests/test_tools/tool_runner.py,
+# test_benchmark.py); remove it once they import run_tool.
 run_main = run_tool
 
 
