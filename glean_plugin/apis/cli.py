@@ -6,16 +6,9 @@ from typing import Callable, Tuple
 
 import torch.nn as nn
 
-from ..cli import run_tool
 from .generator import InferenceSettings, init_generator, load_config
 
-__all__ = ['add_model_arguments', 'build_from_args', 'int_at_least',
-           'run_main']
-
-# The one wrapper under its old name, for callers not yet moved to
-# ``glean_plugin.cli.run_tool`` (tests/test_tools/tool_runner.py,
-# test_benchmark.py); remove it once they import run_tool.
-run_main = run_tool
+__all__ = ['add_model_arguments', 'build_from_args', 'int_at_least']
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
