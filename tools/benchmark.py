@@ -40,10 +40,8 @@ import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.apis import benchmark as bm
 from glean_plugin.apis.cli import int_at_least
 from glean_plugin.apis.generator import resolve_device
-from glean_plugin.cli import run_tool
+from glean_plugin.cli import EXIT_PARTIAL, run_tool
 from glean_plugin.compat import mmcv_has_compiled_ops
-
-NOTHING_BENCHMARKED = 1
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -184,12 +182,12 @@ def main(argv=None) -> int:
 
 
 def exit_status(results) -> int:
-    """0, or ``NOTHING_BENCHMARKED`` when models were given and all were
-    skipped (the bicubic baseline alone is a success when it is all that was
+    """0, or ``EXIT_PARTIAL`` when models were given and all were skipped
+    (the bicubic baseline alone is a success when it is all that was
     asked for)."""
     models = [r for r in results if r.config is not None]
     if models and not any(r.ok for r in models):
-        return NOTHING_BENCHMARKED
+        return EXIT_PARTIAL
     return 0
 
 

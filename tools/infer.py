@@ -25,10 +25,7 @@ from glean_plugin.checkpoint import format_key_list
 from glean_plugin.apis import (DEFAULT_RESIZE_MODE, RESIZE_MODES,
                                super_resolve_files)
 from glean_plugin.apis.cli import add_model_arguments, build_from_args
-from glean_plugin.cli import run_tool
-
-# Exit status when some images of a folder could not be read.
-SOME_IMAGES_FAILED = 1
+from glean_plugin.cli import EXIT_PARTIAL, run_tool
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,7 +79,7 @@ def main() -> int:
               f'{len(summary.failed) + len(summary.written)} image(s) could '
               f'not be read and were skipped: '
               f'{format_key_list(summary.failed)}', file=sys.stderr)
-        return SOME_IMAGES_FAILED
+        return EXIT_PARTIAL
     return 0
 
 
