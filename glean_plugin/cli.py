@@ -41,7 +41,8 @@ PARTIAL_ERRORS = (NonFiniteLossError, IncompleteDatasetError)
 SHOWN_WARNINGS = (InputSkippedWarning, InputResizedWarning, ConversionWarning)
 # What to add to an error's line: how the tools that raise it get past it.
 HINTS = ((InputSizeError,
-          ' (pass --resize to resize MATLAB-like, with a warning)'),)
+          ' (pass --resize to resize MATLAB-like keeping the aspect ratio, '
+          '--resize-mode pad|crop; with a warning)'),)
 # File-system errors that mean a bad path or environment, not a bug.
 _USER_ERRNOS = frozenset({
     errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.EACCES,
