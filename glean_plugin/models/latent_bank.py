@@ -1,9 +1,12 @@
-"""StyleGAN2 synthesis network used as GLEAN's latent bank.
+"""StyleGAN2's networks, and their use as GLEAN's latent bank.
 
-Same parameters and state-dict keys as MMagic's ``StyleGAN2Generator`` (so its
-``generator_ema.*`` checkpoints load with ``strict=True``), but the forward pass
-exposes what GLEAN needs: per-resolution features, a hook to fuse encoder
-features into them, and the RGB path only when asked for.
+``StyleGAN2Base`` holds the mapping and synthesis layers with the parameters
+and state-dict keys of MMagic's ``StyleGAN2Generator`` (so its
+``generator_ema.*`` checkpoints load with ``strict=True``). Two forwards use
+it: ``StyleGAN2LatentBank`` exposes what GLEAN needs (per-resolution
+features, a hook to fuse encoder features into them, the RGB path only when
+asked for); ``StyleGAN2Generator`` (``stylegan2_generator.py``) is MMagic's
+sampling interface for training a bank.
 """
 import contextlib
 import math
@@ -14,9 +17,10 @@ import torch.nn as nn
 
 from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
 from .layers.activation_checkpoint import checkpoint_call
+from .layers.equalized import PIXEL_NORM_EPS
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
-__all__ = ['StyleGAN2LatentBank', 'stylegan2_channels']
+__all__ = ['StyleGAN2Base', 'StyleGAN2LatentBank', 'stylegan2_channels']
 
 # StyleGAN2 config-f: 512 channels up to 32x32, then 16384 * multiplier / res.
 LOW_RES_CHANNELS = 512
@@ -26,6 +30,8 @@ _CHANNEL_BASE = 16384
 FP16_CONV_CLAMP = 256.0
 
 FuseFn = Callable[[int, torch.Tensor], torch.Tensor]
+Features = Dict[int, torch.Tensor]
+FeaturesAndRGB = Tuple[Features, torch.Tensor]
 
 
 def stylegan2_channels(out_size: int,
@@ -53,8 +59,17 @@ def stylegan2_channels(out_size: int,
     return table
 
 
-class StyleGAN2LatentBank(nn.Module):
-    """StyleGAN2 generator whose synthesis features are used by GLEAN.
+NoiseMaps = Sequence[Optional[torch.Tensor]]
+
+
+class StyleGAN2Base(nn.Module):
+    """StyleGAN2's mapping and synthesis networks in MMagic's key layout.
+
+    Holds the layers and runs them (``map_latents``, ``synthesize``); the
+    subclasses give the forward their callers need: GLEAN's latent bank
+    (per-resolution features, encoder fusion) and the trainable generator
+    (``StyleGAN2Generator``: MMagic's sampling interface). State-dict keys and
+    shapes are MMagic's ``StyleGAN2Generator``'s.
 
     Args:
         out_size (int): output resolution (power of two, >= 8).
@@ -72,6 +87,7 @@ class StyleGAN2LatentBank(nn.Module):
         with_cp (bool): gradient checkpointing: under autograd keep only each
             resolution's input (fusion and both styled convs are recomputed
             in the backward pass). Default: False.
+        norm_eps (float): epsilon of the mapping's PixelNorm. Default: 1e-6.
     """
 
     def __init__(self,
@@ -85,13 +101,15 @@ class StyleGAN2LatentBank(nn.Module):
                  out_channels: int = 3,
                  modconv_impl: str = 'auto',
                  fp16_enabled: bool = False,
-                 with_cp: bool = False) -> None:
+                 with_cp: bool = False,
+                 norm_eps: float = PIXEL_NORM_EPS) -> None:
         super().__init__()
         if out_size < 8 or out_size & (out_size - 1):
             raise ValueError(
                 f'out_size must be a power of two >= 8, got {out_size}')
         self.out_size = out_size
         self.style_channels = style_channels
+        self.out_channels = out_channels
         self.fp16_enabled = fp16_enabled
         self.with_cp = with_cp
         self.channels = stylegan2_channels(out_size, channel_multiplier,
@@ -101,9 +119,9 @@ class StyleGAN2LatentBank(nn.Module):
         self.num_injected_noises = self.num_latents - 1
 
         self.style_mapping = nn.Sequential(
-            PixelNorm(), *(EqualLinear(
+            PixelNorm(norm_eps), *(EqualLinear(
                 style_channels, style_channels, lr_mul=lr_mlp, activate=True)
-                           for _ in range(num_mlps)))
+                                   for _ in range(num_mlps)))
 
         ch = self.channels
         self.constant_input = ConstantInput(ch[4])
@@ -126,10 +144,7 @@ class StyleGAN2LatentBank(nn.Module):
                 ToRGB(ch[res], style_channels, out_channels,
                       blur_kernel=blur_kernel))
             in_ch = ch[res]
-        # Fixed noise maps: conv1 uses #0, the two convs at 2**k use
-        # #(2k-5) and #(2k-4), i.e. resolution 2**((i + 5) // 2).
-        for i in range(self.num_injected_noises):
-            size = 2**((i + 5) // 2)
+        for i, size in enumerate(self.noise_sizes):
             self.register_buffer(f'injected_noise_{i}',
                                  torch.randn(1, 1, size, size))
 
@@ -137,6 +152,13 @@ class StyleGAN2LatentBank(nn.Module):
     def resolutions(self) -> Tuple[int, ...]:
         """Resolutions 4, 8, ..., out_size."""
         return tuple(2**i for i in range(2, self.log_size + 1))
+
+    @property
+    def noise_sizes(self) -> Tuple[int, ...]:
+        """Side of each noise map: conv1 uses #0, the two convs at 2**k use
+        #(2k-5) and #(2k-4), i.e. resolution 2**((i + 5) // 2)."""
+        return tuple(2**((i + 5) // 2)
+                     for i in range(self.num_injected_noises))
 
     def injected_noise(self, index: int) -> torch.Tensor:
         """The fixed noise map ``index``: (1, 1, H, H)."""
@@ -166,12 +188,87 @@ class StyleGAN2LatentBank(nn.Module):
         return self._styled(self.convs[2 * i + 1], out,
                             latents[:, 2 + 2 * i], noises[1])
 
+    def check_latents(self, latents: torch.Tensor) -> None:
+        """Raise ValueError unless latents is (N, num_latents, style)."""
+        expected = (self.num_latents, self.style_channels)
+        if latents.ndim != 3 or tuple(latents.shape[1:]) != expected:
+            raise ValueError(
+                f'latents must be (N, {expected[0]}, {expected[1]}), got '
+                f'{tuple(latents.shape)}')
+
+    def fixed_noises(self) -> Tuple[torch.Tensor, ...]:
+        """The fixed noise buffers, one (1, 1, H, H) map per styled conv."""
+        return tuple(
+            self.injected_noise(i) for i in range(self.num_injected_noises))
+
+    def synthesize(self,
+                   latents: torch.Tensor,
+                   noises: NoiseMaps,
+                   fuse: Optional[FuseFn] = None,
+                   return_rgb: bool = False
+                   ) -> Tuple[Features, Optional[torch.Tensor]]:
+        """Run the synthesis network on per-layer latents.
+
+        Args:
+            latents (Tensor): (N, num_latents, style_channels) w+ codes.
+            noises (Sequence[Tensor | None]): ``num_injected_noises`` noise
+                maps, #i (1 or N, 1, H_i, H_i) with H_i = ``noise_sizes[i]``;
+                None draws fresh Gaussian noise for that layer.
+            fuse (callable, optional): ``fuse(res, feat) -> feat`` is applied
+                to the feature map at every resolution ``res`` < out_size
+                before it is upsampled to the next one (GLEAN's encoder
+                fusion). Its output must keep the shape.
+            return_rgb (bool): also compute the image through the to-RGB
+                skip path.
+
+        Returns:
+            tuple: dict[int, Tensor] resolution -> (N, C_res, res, res)
+            feature (before fusion), and the (N, out_channels, out, out)
+            image (float32 under fp16_enabled) or None without
+            ``return_rgb``.
+        """
+        self.check_latents(latents)
+        if len(noises) != self.num_injected_noises:
+            raise ValueError(f'noises must hold {self.num_injected_noises} '
+                             f'maps (or None), got {len(noises)}')
+        n = latents.shape[0]
+        # Without fp16_enabled the caller's autocast state (e.g. bfloat16)
+        # stays in force: autocast(enabled=False) would switch it off.
+        fp16 = torch.autocast(latents.device.type, dtype=torch.float16) if (
+            self.fp16_enabled) else contextlib.nullcontext()
+        with fp16:
+            feats = {}
+            out = self._styled(self.conv1,
+                               self.constant_input(n).to(latents.dtype),
+                               latents[:, 0], noises[0])
+            feats[4] = out
+            rgb = self.to_rgb1(out, latents[:, 1]) if return_rgb else None
+            for i, res in enumerate(self.resolutions[1:]):
+                out = checkpoint_call(
+                    self._resolution_step, i, out, latents, fuse,
+                    (noises[1 + 2 * i], noises[2 + 2 * i]),
+                    enabled=self.with_cp)
+                feats[res] = out
+                if return_rgb:
+                    rgb = self.to_rgbs[i](out, latents[:, 3 + 2 * i], rgb)
+        if self.fp16_enabled:
+            feats = {r: f.float() for r, f in feats.items()}
+            rgb = rgb.float() if rgb is not None else None
+        return feats, rgb
+
+
+class StyleGAN2LatentBank(StyleGAN2Base):
+    """StyleGAN2 generator whose synthesis features are used by GLEAN.
+
+    Arguments as ``StyleGAN2Base``; a ``StyleGAN2Generator``'s state dict
+    (or MMagic's) loads strictly.
+    """
+
     def forward(self,
                 latents: torch.Tensor,
                 fuse: Optional[FuseFn] = None,
                 randomize_noise: bool = False,
-                return_rgb: bool = False
-                ) -> Union[Dict[int, torch.Tensor], Tuple[Dict[int, torch.Tensor], torch.Tensor]]:
+                return_rgb: bool = False) -> Union[Features, FeaturesAndRGB]:
         """Run the synthesis network on per-layer latents.
 
         Args:
@@ -189,36 +286,7 @@ class StyleGAN2LatentBank(nn.Module):
             (before fusion); with ``return_rgb``, also the (N, 3, out, out)
             image.
         """
-        expected = (self.num_latents, self.style_channels)
-        if latents.ndim != 3 or tuple(latents.shape[1:]) != expected:
-            raise ValueError(
-                f'latents must be (N, {expected[0]}, {expected[1]}), got '
-                f'{tuple(latents.shape)}')
-        n = latents.shape[0]
-
-        def noise(i):
-            return None if randomize_noise else self.injected_noise(i)
-
-        # Without fp16_enabled the caller's autocast state (e.g. bfloat16)
-        # stays in force: autocast(enabled=False) would switch it off.
-        fp16 = torch.autocast(latents.device.type, dtype=torch.float16) if (
-            self.fp16_enabled) else contextlib.nullcontext()
-        with fp16:
-            feats = {}
-            out = self._styled(self.conv1,
-                               self.constant_input(n).to(latents.dtype),
-                               latents[:, 0], noise(0))
-            feats[4] = out
-            rgb = self.to_rgb1(out, latents[:, 1]) if return_rgb else None
-            for i, res in enumerate(self.resolutions[1:]):
-                out = checkpoint_call(
-                    self._resolution_step, i, out, latents, fuse,
-                    (noise(1 + 2 * i), noise(2 + 2 * i)),
-                    enabled=self.with_cp)
-                feats[res] = out
-                if return_rgb:
-                    rgb = self.to_rgbs[i](out, latents[:, 3 + 2 * i], rgb)
-        if self.fp16_enabled:
-            feats = {r: f.float() for r, f in feats.items()}
-            rgb = rgb.float() if rgb is not None else None
+        noises = ((None, ) * self.num_injected_noises
+                  if randomize_noise else self.fixed_noises())
+        feats, rgb = self.synthesize(latents, noises, fuse, return_rgb)
         return (feats, rgb) if return_rgb else feats
