@@ -7,11 +7,11 @@ models into MMagic's registries.
 from . import registry  # noqa: F401  (must come first: mmcv compatibility)
 from . import engine  # noqa: F401  (registers GLEANSeparateDDP)
 from . import evaluation  # noqa: F401  (registers metrics)
-from .models import (GLEANDiscriminator, GLEANNet, StyleGAN2LatentBank,
-                     VGGPerceptualLoss)
+from .models import (GLEANDiscriminator, GLEANNet, StyleGAN2Generator,
+                     StyleGAN2LatentBank, VGGPerceptualLoss)
 
 __version__ = '0.1.0'
 __all__ = [
-    'GLEANDiscriminator', 'GLEANNet', 'StyleGAN2LatentBank',
-    'VGGPerceptualLoss', '__version__'
+    'GLEANDiscriminator', 'GLEANNet', 'StyleGAN2Generator',
+    'StyleGAN2LatentBank', 'VGGPerceptualLoss', '__version__'
 ]
