@@ -8,9 +8,11 @@ import sys
 import mmagic.models  # noqa: F401  (after glean_plugin: needs the mmcv shim)
 import torch
 from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
+from mmagic.models.editors.stylegan2 import \
+    StyleGAN2Generator as MMagicStyleGAN2Generator
 from mmagic.registry import MODELS
 
-from glean_plugin import GLEANNet
+from glean_plugin import GLEANNet, StyleGAN2Generator
 from helpers import run_python, shapes
 
 SMALL = dict(in_size=8, out_size=32, style_channels=16, num_rrdbs=1,
@@ -31,6 +33,10 @@ def test_side_by_side_without_dropin():
     with torch.no_grad():
         a, b = ours.eval()(x), theirs.eval()(x)
     assert (a - b).norm() <= 1e-4 * b.norm()
+    # the StyleGAN2 generator: MMagic's names are MMagic's, ours is apart
+    for name in ('StyleGAN2Generator', 'StyleGANv2Generator'):
+        assert MODELS.get(name) is MMagicStyleGAN2Generator
+    assert MODELS.get('GLEANStyleGAN2Generator') is StyleGAN2Generator
 
 
 def test_dropin_builds_plugin_class():
@@ -81,3 +87,62 @@ def test_dropin_through_config_custom_imports(tmp_path):
         print('CONFIG_OK')
     ''')
     assert 'CONFIG_OK' in proc.stdout
+
+
+GEN = dict(out_size=16, style_channels=8, num_mlps=2)
+
+
+def test_dropin_builds_plugin_stylegan2_generator():
+    proc = run_python(f'''
+        import glean_plugin.dropin
+        import torch
+        from glean_plugin import StyleGAN2Generator
+        from glean_plugin.dropin import DROPIN_NAMES
+        from mmagic.registry import MODELS
+        from mmagic.models.editors.stylegan2 import \\
+            StyleGAN2Generator as MMagicGenerator
+
+        assert MMagicGenerator.__module__ == (
+            'mmagic.models.editors.stylegan2.stylegan2_generator')
+        assert MMagicGenerator is not StyleGAN2Generator
+        ref = MMagicGenerator(**{GEN!r})
+        for name in ('StyleGAN2Generator', 'StyleGANv2Generator'):
+            assert DROPIN_NAMES[name] is StyleGAN2Generator
+            gen = MODELS.build(dict(type=name, **{GEN!r}))
+            assert type(gen) is StyleGAN2Generator, type(gen)
+            gen.load_state_dict(ref.state_dict(), strict=True)
+            out = gen(None, num_batches=2, return_latents=True)
+            assert out['fake_img'].shape == (2, 3, 16, 16)
+        print('GENERATOR_OK')
+    ''')
+    assert 'GENERATOR_OK' in proc.stdout
+
+
+def test_dropin_stylegan2_model_config(tmp_path):
+    """MMagic's StyleGAN2 model from its base config, with the drop-in:
+    generator, its EMA copy and the discriminator are the plugin's."""
+    cfg_file = tmp_path / 'stylegan2_cfg.py'
+    cfg_file.write_text(
+        "_base_ = 'mmagic::_base_/models/base_styleganv2.py'\n"
+        "custom_imports = dict(imports=['glean_plugin.dropin'], "
+        'allow_failed_imports=False)\n'
+        f'model = dict(generator=dict(max_channels=8, **{GEN!r}),\n'
+        '             discriminator=dict(in_size=16, max_channels=8))\n')
+    proc = run_python(f'''
+        from mmengine.config import Config
+        cfg = Config.fromfile({str(cfg_file)!r})
+        import torch
+        from mmagic.registry import MODELS
+        from glean_plugin import GLEANDiscriminator, StyleGAN2Generator
+        model = MODELS.build(cfg.model)
+        assert type(model.generator) is StyleGAN2Generator
+        assert type(model.generator_ema.module) is StyleGAN2Generator
+        assert type(model.discriminator) is GLEANDiscriminator
+        assert model.noise_size == 8
+        assert model.generator.channels == {{4: 8, 8: 8, 16: 8}}
+        with torch.no_grad():
+            samples = model(dict(num_batches=2))
+        assert samples[0].fake_img.shape == (3, 16, 16)
+        print('MODEL_OK')
+    ''')
+    assert 'MODEL_OK' in proc.stdout
