@@ -266,3 +266,29 @@ def test_wrong_latents_shape(shape):
         tuple(shape)).replace('(', r'\(').replace(')', r'\)')
     with pytest.raises(ValueError, match=expected):
         bank(torch.zeros(shape))
+
+
+def test_synthesize_takes_one_noise_map_per_styled_conv(device):
+    """``synthesize`` (shared with StyleGAN2Generator) with the fixed maps
+    is the bank's forward; other maps change the features; a wrong count
+    raises."""
+    bank = StyleGAN2LatentBank(16, style_channels=STYLE, max_channels=8)
+    bank.load_state_dict(randomize_state_dict(bank.state_dict()))
+    bank = bank.to(device)
+    latents = torch.randn(2, bank.num_latents, STYLE, device=device)
+    assert bank.noise_sizes == (4, 8, 8, 16, 16)
+    with torch.no_grad():
+        feats, rgb = bank.synthesize(latents, bank.fixed_noises(),
+                                     return_rgb=True)
+        expected, expected_rgb = bank(latents, return_rgb=True)
+        other = [torch.randn(1, 1, s, s, device=device)
+                 for s in bank.noise_sizes]
+        changed = bank.synthesize(latents, other)[0]
+    torch.testing.assert_close(rgb, expected_rgb, rtol=0, atol=0)
+    for res in expected:
+        torch.testing.assert_close(feats[res], expected[res], rtol=0, atol=0)
+    assert (changed[16] - feats[16]).abs().max() > 1e-4
+    assert bank.synthesize(latents, bank.fixed_noises())[1] is None
+    with pytest.raises(ValueError, match='noises must hold 5 maps '
+                       '\\(or None\\), got 4'):
+        bank.synthesize(latents, bank.fixed_noises()[:4])

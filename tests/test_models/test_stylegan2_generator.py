@@ -210,6 +210,38 @@ def test_max_channels_gives_a_tiny_trainable_model(device):
     assert not no_grad, f'parameters without gradient: {no_grad}'
 
 
+def test_with_cp_same_image_and_gradients(device):
+    """Gradient checkpointing redraws the same random noise in the backward
+    pass (RNG state kept): same image and gradients."""
+    plain = StyleGAN2Generator(32, 8, num_mlps=1, max_channels=8)
+    plain.load_state_dict(randomize_state_dict(plain.state_dict()))
+    cp = StyleGAN2Generator(32, 8, num_mlps=1, max_channels=8, with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    results = []
+    for gen in (plain.to(device), cp.to(device)):
+        img = seeded(gen, 3, styles=None, num_batches=2)
+        img.square().mean().backward()
+        results.append((img, {n: p.grad for n, p in gen.named_parameters()}))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    for name, grad in results[0][1].items():
+        assert_rel_close(results[1][1][name], grad, 1e-5, name)
+
+
+def test_fp16_enabled_gives_float32_image_close_to_float32(device):
+    ref = StyleGAN2Generator(16, 8, num_mlps=1, max_channels=8)
+    ref.load_state_dict(randomize_state_dict(ref.state_dict()))
+    half = StyleGAN2Generator(16, 8, num_mlps=1, max_channels=8,
+                              fp16_enabled=True)
+    half.load_state_dict(ref.state_dict())
+    z = torch.randn(2, 8, device=device)
+    with torch.no_grad():
+        expected = ref.to(device)(z, randomize_noise=False)
+        img = half.to(device)(z, randomize_noise=False)
+    assert img.dtype == torch.float32
+    # float16 keeps 11 significant bits: 1.3e-3 off here, 1e-2 with margin
+    assert_rel_close(img, expected, 1e-2, 'fp16 image')
+
+
 # --------------------------------------------------------------------------- #
 # forward parity
 # --------------------------------------------------------------------------- #
