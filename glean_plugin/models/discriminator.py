@@ -138,7 +138,8 @@ class GLEANDiscriminator(BaseModule):
                 or in_size x in_size.
 
         Returns:
-            Tensor: (N, 1) logits (real > fake).
+            Tensor: (N, 1) logits (real > fake), float32 (as MMagic's
+            ``out_fp32``), float64 for a float64 model.
         """
         h, w = self.in_shape or (self.in_size, self.in_size)
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.img_channels, h, w):
@@ -159,4 +160,6 @@ class GLEANDiscriminator(BaseModule):
         with fp16:
             x = self.mbstd_layer(self.convs(x))
             x = self.final_linear(self.final_conv(x).flatten(1))
-        return x.float()
+        # float16 / bfloat16 logits to float32; a float64 model (e.g. for
+        # gradgradcheck) keeps its precision
+        return x if x.dtype == torch.float64 else x.float()

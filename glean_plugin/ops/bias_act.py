@@ -5,7 +5,11 @@ whole tail of a StyleGAN2 styled convolution (noise injection, bias,
 activation, gain). Its ``'reference'`` implementation spells the formula out
 with one autograd op per term and is the specification; the ``'fast'`` one
 gives the same values with one output buffer (or none, in place) and a
-hand-written backward that keeps only the output for autograd.
+hand-written backward that keeps only the output for autograd. That backward
+is written with differentiable torch ops, so double backward (R1 penalty,
+path-length regularisation) is exact: the activation is piecewise linear,
+its second derivative is zero, and the backward is linear in the incoming
+gradient with a mask read from the output's sign.
 """
 import math
 from typing import Optional, Union
@@ -105,7 +109,14 @@ def _epilogue_into(out, x, noise, noise_weight, bias, negative_slope, gain):
 
 
 class _NoiseBiasLeakyReLU(torch.autograd.Function):
-    """The fast epilogue under autograd: saves only its output."""
+    """The fast epilogue under autograd: saves only its output.
+
+    The backward uses differentiable ops only (no ``once_differentiable``):
+    with ``create_graph=True`` autograd records it, and its own gradient
+    w.r.t. the incoming gradient, the noise, the noise weight and the bias
+    is exact; w.r.t. the saved output it is zero, as the true second
+    derivative of a leaky ReLU (away from its kink).
+    """
 
     @staticmethod
     def forward(ctx, x, noise, noise_weight, bias, negative_slope, gain):
@@ -121,12 +132,13 @@ class _NoiseBiasLeakyReLU(torch.autograd.Function):
         return out
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
         out, noise, nw_tensor = ctx.saved_tensors
         need = ctx.needs_input_grad
         # d out / d(pre-activation) from the sign of the output (gain > 0,
-        # slope >= 0), times gain: one pass.
+        # slope >= 0), times gain: one pass. Differentiable in grad_out
+        # (autograd's formula for leaky_relu_backward), so recorded under
+        # create_graph; without it autograd runs this in no-grad mode.
         grad = torch.ops.aten.leaky_relu_backward(
             grad_out, out, ctx.negative_slope, True).mul_(ctx.gain)
         grad_noise = grad_nw = grad_bias = None
@@ -172,8 +184,8 @@ def noise_bias_leaky_relu(
         impl (str): 'fast' (default) or 'reference' (one autograd op per
             term, the specification); equal results up to rounding. Under
             autograd 'fast' keeps only its output for the backward pass
-            (the reference keeps the pre-activation too), and that backward
-            is not itself differentiable (no double backward).
+            (the reference keeps the pre-activation too); both support
+            double backward with equal second-order gradients.
         inplace (bool): with 'fast' and no autograd graph being recorded,
             write the result into ``x`` and return it (``x`` is overwritten;
             use only when the caller no longer needs it). Default: False.

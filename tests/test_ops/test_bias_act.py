@@ -234,3 +234,69 @@ def test_epilogue_errors():
         with pytest.raises(ValueError, match='negative_slope must be >= 0 and'
                            ' gain > 0'):
             noise_bias_leaky_relu(x, negative_slope=slope, gain=gain)
+
+
+# --------------------------------------------------------------------------- #
+# double backward (the R1 and path-length regularisers differentiate a
+# gradient)
+# --------------------------------------------------------------------------- #
+def second_order_grads(fn, inputs):
+    """Gradients of sum((d sum(tanh(fn(*inputs))) / d inputs[0]) ** 2)
+    w.r.t. every input: through fn's backward, with an incoming gradient
+    that depends on fn's output (as in an R1 penalty)."""
+    out = fn(*inputs)
+    grad, = torch.autograd.grad(torch.tanh(out).sum(), inputs[0],
+                                create_graph=True)
+    return torch.autograd.grad(grad.square().sum(), inputs)
+
+
+@pytest.mark.parametrize('impl', EPILOGUE_IMPLS)
+@pytest.mark.parametrize('noise_batch', [1, 2])
+def test_epilogue_gradgradcheck(impl, noise_batch, device):
+    inputs = tuple(t.requires_grad_() for t in epilogue_inputs(
+        device, noise_batch))
+
+    def epilogue(x, noise, noise_weight, bias):
+        return noise_bias_leaky_relu(x, noise, noise_weight, bias, impl=impl)
+
+    assert torch.autograd.gradgradcheck(epilogue, inputs)
+
+
+@pytest.mark.parametrize('noise_batch', [1, 2])
+def test_epilogue_fast_second_order_matches_reference(noise_batch, device):
+    """The fast backward is recorded under create_graph: second-order
+    gradients w.r.t. every input equal the reference's, none is cut."""
+    inputs = [t.requires_grad_() for t in epilogue_inputs(device,
+                                                          noise_batch)]
+    grads = {}
+    for impl in EPILOGUE_IMPLS:
+        grads[impl] = second_order_grads(
+            lambda *a: noise_bias_leaky_relu(*a, impl=impl), inputs)
+    for name, fast, ref in zip(('x', 'noise', 'noise_weight', 'bias'),
+                               grads['fast'], grads['reference']):
+        assert ref.abs().sum() > 0, name
+        torch.testing.assert_close(fast, ref, rtol=1e-12, atol=1e-12,
+                                   msg=lambda m: f'd2/d{name}: {m}')
+
+
+def test_epilogue_float_noise_weight_second_order(device):
+    x, noise, _, bias = [t.requires_grad_() for t in epilogue_inputs(device)]
+    grads = [second_order_grads(
+        lambda *a: noise_bias_leaky_relu(a[0], a[1], 0.3, a[2], impl=impl),
+        (x, noise, bias)) for impl in EPILOGUE_IMPLS]
+    for fast, ref in zip(*grads):
+        torch.testing.assert_close(fast, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('shape', [(2, 3, 4, 5), (4, 3), (2, 3, 6)])
+def test_bias_leaky_relu_gradgradcheck(shape, device):
+    x = torch.randn(*shape, dtype=torch.float64, device=device,
+                    requires_grad=True)
+    bias = torch.randn(3, dtype=torch.float64, device=device,
+                       requires_grad=True)
+    assert torch.autograd.gradgradcheck(bias_leaky_relu, (x, bias))
+    got = second_order_grads(bias_leaky_relu, (x, bias))
+    want = second_order_grads(
+        lambda x, b: hand(x, b, 0.2, math.sqrt(2.)), (x, bias))
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-12, atol=1e-12)
