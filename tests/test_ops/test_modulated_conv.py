@@ -151,6 +151,46 @@ def test_gradcheck_scaled_upsample(device):
             leaves, fast_mode=True)
 
 
+# double backward: R1 differentiates D's input gradient, path length G's
+# gradient w.r.t. the styles
+@pytest.mark.parametrize('impl', MODULATED_CONV_IMPLS)
+@pytest.mark.parametrize('upsample,demodulate', [(False, True), (True, True),
+                                                 (False, False)])
+def test_gradgradcheck(impl, upsample, demodulate, device):
+    x, weight, styles = make_inputs(2, 3, device, c_in=2, c_out=3, size=3)
+    fir = make_fir_kernel(TAPS).double().to(device) * 4
+    leaves = tuple(t.requires_grad_() for t in (x, weight, styles))
+    assert torch.autograd.gradgradcheck(
+        lambda a, b, c: modulated_conv2d(a, b, c, demodulate=demodulate,
+                                         upsample=upsample, fir_kernel=fir,
+                                         impl=impl), leaves)
+
+
+@pytest.mark.parametrize('wrt', ['x', 'styles'])
+@pytest.mark.parametrize('upsample', [False, True])
+def test_second_order_gradients_agree_between_impls(upsample, wrt, device):
+    """Gradients of sum((d sum(tanh(out)) / d wrt) ** 2) w.r.t. x, weight
+    and styles equal the grouped (specification) form's for every impl;
+    ``wrt='x'`` is R1's shape, ``'styles'`` path length's."""
+    x, weight, styles = make_inputs(3, 3, device)
+    fir = make_fir_kernel(TAPS).double().to(device) * 4
+    leaves = [t.requires_grad_() for t in (x, weight, styles)]
+    inner = leaves[0] if wrt == 'x' else leaves[2]
+    grads = {}
+    for impl in MODULATED_CONV_IMPLS:
+        out = modulated_conv2d(*leaves, upsample=upsample, fir_kernel=fir,
+                               impl=impl)
+        g, = torch.autograd.grad(torch.tanh(out).sum(), inner,
+                                 create_graph=True)
+        grads[impl] = torch.autograd.grad(g.square().sum(), leaves)
+    for name, i in (('x', 0), ('weight', 1), ('styles', 2)):
+        assert grads['grouped'][i].abs().sum() > 0
+        for impl in ('scaled', 'auto'):
+            torch.testing.assert_close(
+                grads[impl][i], grads['grouped'][i], rtol=1e-9, atol=1e-11,
+                msg=lambda m: f'd2/d{name}, impl={impl}: {m}')
+
+
 def test_styles_and_weight_cast_to_input_dtype(device):
     x = torch.randn(2, 4, 5, 5, dtype=torch.float64, device=device)
     weight = torch.randn(3, 4, 3, 3, device=device)

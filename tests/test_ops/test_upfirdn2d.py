@@ -205,6 +205,38 @@ def test_gradients_of_impls_agree(device):
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
 
 
+# double backward (R1 / path length differentiate gradients through the FIR)
+DOUBLE_BACKWARD_CASES = [(2, 1, (2, 1)), (1, 2, (1, 2, 0, 1)), (1, 2, 1),
+                         (3, 2, (-1, 2)), (1, 1, (2, 1, 0, 3))]
+
+
+@pytest.mark.parametrize('impl', UPFIRDN_IMPLS)
+@pytest.mark.parametrize('up,down,pad', DOUBLE_BACKWARD_CASES)
+def test_gradgradcheck(impl, up, down, pad, device):
+    x = torch.randn(1, 2, 4, 3, dtype=torch.float64, device=device,
+                    requires_grad=True)
+    kernel = make_fir_kernel([1, 3, 3, 1]).double().to(device)
+    assert torch.autograd.gradgradcheck(
+        lambda inp: upfirdn2d(inp, kernel, up=up, down=down, pad=pad,
+                              impl=impl), (x, ))
+
+
+@pytest.mark.parametrize('up,down,pad', DOUBLE_BACKWARD_CASES)
+def test_second_order_gradients_of_impls_agree(up, down, pad, device):
+    """d/dx of sum((d sum(tanh(upfirdn2d(x))) / dx) ** 2): through the
+    op's backward, with an incoming gradient that depends on x."""
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64, device=device,
+                    requires_grad=True)
+    kernel = make_fir_kernel([1, 3, 3, 1]).double().to(device)
+    grads = []
+    for impl in UPFIRDN_IMPLS:
+        out = upfirdn2d(x, kernel, up=up, down=down, pad=pad, impl=impl)
+        g, = torch.autograd.grad(torch.tanh(out).sum(), x, create_graph=True)
+        grads.append(torch.autograd.grad(g.square().sum(), x)[0])
+    assert grads[1].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+
+
 # --------------------------------------------------------------------------- #
 # errors
 # --------------------------------------------------------------------------- #
