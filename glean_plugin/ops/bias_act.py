@@ -115,7 +115,8 @@ class _NoiseBiasLeakyReLU(torch.autograd.Function):
     with ``create_graph=True`` autograd records it, and its own gradient
     w.r.t. the incoming gradient, the noise, the noise weight and the bias
     is exact; w.r.t. the saved output it is zero, as the true second
-    derivative of a leaky ReLU (away from its kink).
+    derivative of a leaky ReLU (away from its kink), so the output is read
+    detached.
     """
 
     @staticmethod
@@ -138,9 +139,11 @@ class _NoiseBiasLeakyReLU(torch.autograd.Function):
         # d out / d(pre-activation) from the sign of the output (gain > 0,
         # slope >= 0), times gain: one pass. Differentiable in grad_out
         # (autograd's formula for leaky_relu_backward), so recorded under
-        # create_graph; without it autograd runs this in no-grad mode.
+        # create_graph; without it autograd runs this in no-grad mode. The
+        # mask's own derivative is zero: reading it from the detached output
+        # is exact and sends no zero gradient back through this node.
         grad = torch.ops.aten.leaky_relu_backward(
-            grad_out, out, ctx.negative_slope, True).mul_(ctx.gain)
+            grad_out, out.detach(), ctx.negative_slope, True).mul_(ctx.gain)
         grad_noise = grad_nw = grad_bias = None
         if need[3]:
             grad_bias = grad.sum(dim=(0, 2, 3)).to(ctx.bias_dtype)
