@@ -92,14 +92,16 @@ def test_r1_parameter_gradients_match_mmagic(mmagic_r1, channels_last):
 
 
 @pytest.mark.parametrize('channels_last', [True, False])
-def test_discriminator_gradgradcheck(channels_last):
+def test_discriminator_gradgradcheck(channels_last, device):
     """Second derivatives of a tiny discriminator w.r.t. its input and every
     parameter, analytic vs numerical, float64."""
     disc = GLEANDiscriminator(8, channel_multiplier=1, max_channels=2,
                               channels_last=channels_last).double()
     disc.load_state_dict(randomize_state_dict(disc.state_dict()))
+    disc.to(device)
     names, params = zip(*disc.named_parameters())
-    x = torch.randn(2, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64, device=device,
+                    requires_grad=True)
 
     def score(x, *params):
         return torch.func.functional_call(disc, dict(zip(names, params)),
