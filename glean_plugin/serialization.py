@@ -47,7 +47,8 @@ import torch
 from .checkpoint import CheckpointMismatchError, UnsafeFileError
 
 __all__ = ['RestrictedUnpickler', 'UnsafeFileError',
-           'install_mmengine_checkpoint_loaders', 'is_plain_pickle',
+           'file_kind', 'install_mmengine_checkpoint_loaders',
+           'is_plain_pickle',
            'load_from_local',
            'load_pickle',
            'load_torch_file', 'mmengine_checkpoint_globals',
@@ -135,14 +136,20 @@ def load_torch_file(source: Any,
 
     Raises:
         UnsafeFileError: the file asks for something not allowed (named).
-        CheckpointMismatchError: a plain pickle, not a ``torch.save`` file.
+        CheckpointMismatchError: a plain pickle or no pickle at all, not a
+            ``torch.save`` file.
         Exception: what ``torch.load`` raises for a file it cannot read.
     """
-    if isinstance(source, str) and is_plain_pickle(source):
+    kind = file_kind(source) if isinstance(source, str) else None
+    if kind == 'pickle':
         raise CheckpointMismatchError(
             f'{source!r} is a plain pickle, not a torch.save checkpoint; '
             'plain pickles (NVIDIA network pickles) are read only by '
             'tools/convert_stylegan2.py')
+    if kind == 'other':
+        raise CheckpointMismatchError(
+            f'could not read checkpoint {source!r}: it is not a torch.save '
+            'file (neither a zip archive nor a legacy torch.save file)')
     with torch.serialization.safe_globals(list(extra_globals)):
         try:
             return torch.load(source, map_location=map_location,
@@ -154,15 +161,21 @@ def load_torch_file(source: Any,
             raise _refusal(_describe(source), what) from None
 
 
-def is_plain_pickle(path: str) -> bool:
-    """Whether ``path`` is a pickle that is not a ``torch.save`` file (zip
-    archives and legacy files, which begin with torch's magic number, are
-    not)."""
+def file_kind(path: str) -> str:
+    """'zip' or 'legacy' (``torch.save`` formats), 'pickle' (a plain
+    pickle) or 'other' (not a pickle at all), from the file's first bytes."""
     if zipfile.is_zipfile(path):
-        return False
+        return 'zip'
     with open(path, 'rb') as f:
         head = f.read(len(LEGACY_TORCH_HEAD))
-    return head[:1] == pickle.PROTO and head != LEGACY_TORCH_HEAD
+    if head == LEGACY_TORCH_HEAD:
+        return 'legacy'
+    return 'pickle' if head[:1] == pickle.PROTO else 'other'
+
+
+def is_plain_pickle(path: str) -> bool:
+    """Whether ``path`` is a pickle that is not a ``torch.save`` file."""
+    return file_kind(path) == 'pickle'
 
 
 def _load_nested_storage(data: bytes) -> Any:

@@ -6,6 +6,7 @@ import socket
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from helpers import PYTHON, REPO_ROOT, data_options, run_tool
 from test_train_test import CONFIG, SHORT, read_scalars
@@ -25,7 +26,8 @@ def test_two_rank_training_checkpoint_reloads(tmp_path, tiny_data):
                     env={'PORT': _free_port()})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = osp.join(work_dir, 'iter_2.pth')
-    keys = torch.load(ckpt, map_location='cpu')['state_dict']
+    keys = CheckpointLoader.load_checkpoint(  # weights_only, restricted
+        ckpt, map_location='cpu')['state_dict']
     assert not [k for k in keys if '.module.' in k]
     val_psnr = [r['PSNR'] for r in read_scalars(work_dir) if 'PSNR' in r][-1]
 
