@@ -1,55 +1,67 @@
-"""The main job: build the demo data, train GLEAN on CPU, test it, compare.
+"""The main job: what a latent bank is worth, on CPU, offline.
 
 1. builds ``data/demo`` from the LFW faces shipped with scikit-image (80
    training faces, 20 held out; kept if it is already there),
-2. trains ``configs/glean_demo.py`` with the stock Runner (progress is logged),
-3. tests the final checkpoint on the held-out faces,
-4. writes ``metrics.md`` (PSNR/SSIM of MATLAB-bicubic and of GLEAN) and
-   ``side_by_side.png`` (LR | bicubic | GLEAN | GT) into the work dir.
+2. stage 1: trains a small StyleGAN2 on the training faces
+   (``configs/stylegan2_demo.py``): the latent bank,
+3. stage 2: trains GLEAN 8x (4 -> 32, ``configs/glean_demo_x8.py``) with
+   that bank, then with the same budget and seed GLEAN with a random bank
+   and GLEAN with no bank (``decoder_bank_res=0``),
+4. evaluates each, and MATLAB-like bicubic, on the held-out faces and writes
+   into the work dir ``metrics.json`` / ``metrics.md``,
+   ``side_by_side.png`` (one labelled column per method) and
+   ``stylegan2_samples.png`` (what the bank learned).
 
 Example::
 
-    python tools/demo.py                       # what `make demo` runs
-    python tools/demo.py --max-iters 100       # a quicker look
+    python tools/demo.py                                  # what `make demo` runs
+    python tools/demo.py --bank-iters 50 --glean-iters 50  # a quicker look
 """
 import argparse
-import json
+import copy
 import os.path as osp
 import sys
 import time
 
+import imageio.v3 as iio
 import numpy as np
+import torch
 from mmengine.config import Config
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.apis import InferenceSettings, super_resolve
+from glean_plugin.apis import InferenceSettings
+from glean_plugin.apis import demo
+from glean_plugin.apis.benchmark import device_name
+from glean_plugin.apis.cli import int_at_least
 from glean_plugin.cli import run_tool
-from glean_plugin.datasets import build_demo_dataset, matlab_resize
+from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.datasets.demo import META_FILE
-from glean_plugin.engine.launch import MetricsJsonHook, add_finite_loss_hook
-from glean_plugin.fileio import atomic_open
+from glean_plugin.engine.launch import add_finite_loss_hook
 
-DEFAULT_CONFIG = osp.join(osp.dirname(__file__), '..', 'configs',
-                          'glean_demo.py')
+CONFIGS = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs')
 GRID_ROWS = 6
-# Tiles of the side-by-side image are enlarged (nearest) to at least this
-# many pixels, so 32x32 faces can be seen.
-MIN_TILE = 128
+LOG_LEVEL = 'ERROR'  # the progress lines say what happens
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
-    parser.add_argument('--work-dir', default='work_dirs/glean_demo')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/demo')
-    parser.add_argument('--max-iters', type=int, default=None,
-                        help='override the config\'s training length')
+    parser.add_argument('--bank-config',
+                        default=osp.join(CONFIGS, 'stylegan2_demo.py'))
+    parser.add_argument('--glean-config',
+                        default=osp.join(CONFIGS, 'glean_demo_x8.py'))
+    parser.add_argument('--bank-iters', type=int_at_least(1), default=None,
+                        help="stage 1's training length (default: the "
+                        "config's)")
+    parser.add_argument('--glean-iters', type=int_at_least(1), default=None,
+                        help="each stage-2 GLEAN's training length (default: "
+                        "the config's)")
     return parser.parse_args()
 
 
 def read_pairs(split_root: str, lr_folder: str):
     """(names, LR list, GT list) of a split, uint8 RGB."""
-    import imageio.v3 as iio
     with open(osp.join(split_root, META_FILE)) as f:
         names = [line.strip() for line in f if line.strip()]
     lrs = [iio.imread(osp.join(split_root, lr_folder, n)) for n in names]
@@ -60,7 +72,6 @@ def read_pairs(split_root: str, lr_folder: str):
 def check_demo_data(data_root: str, cfg: Config) -> str:
     """Why ``data_root`` cannot serve ``cfg`` (e.g. built by an older demo),
     or '' when it can."""
-    import imageio.v3 as iio
     gen = cfg.model.generator
     lr_folder = cfg.val_dataloader.dataset.data_prefix.img
     for split in ('train', 'val'):
@@ -82,81 +93,129 @@ def check_demo_data(data_root: str, cfg: Config) -> str:
     return ''
 
 
-def write_outputs(work_dir, names, lrs, bicubic, sr, gts, metrics, scale):
-    """metrics.md and side_by_side.png, each written atomically."""
-    import imageio.v3 as iio
-    from mmagic.evaluation.metrics.psnr import psnr
-    from mmagic.evaluation.metrics.ssim import ssim
-    bic_psnr = float(np.mean([psnr(b, g) for b, g in zip(bicubic, gts)]))
-    bic_ssim = float(np.mean([ssim(b, g) for b, g in zip(bicubic, gts)]))
-    table = ('| method | PSNR (dB) | SSIM |\n| --- | --- | --- |\n'
-             f'| bicubic (MATLAB-like) | {bic_psnr:.2f} | {bic_ssim:.4f} |\n'
-             f'| GLEAN (demo) | {metrics["PSNR"]:.2f} | '
-             f'{metrics["SSIM"]:.4f} |\n')
-    note = (f'\n{len(names)} held-out {gts[0].shape[0]}x{gts[0].shape[1]} '
-            f'faces, x{scale}, RGB, no border crop.\n')
-    md_path = osp.join(work_dir, 'metrics.md')
-    with atomic_open(md_path, 'w') as f:
-        f.write(table + note)
+def _set_length(cfg: Config, iters: int) -> None:
+    """Train ``iters`` iterations, checkpoint and validate once, at the end."""
+    cfg.train_cfg.max_iters = iters
+    if 'val_interval' in cfg.train_cfg:
+        cfg.train_cfg.val_interval = iters
+    cfg.default_hooks.checkpoint.interval = iters
+    schedulers = cfg.get('param_scheduler')
+    for scheduler in (schedulers if isinstance(schedulers, list) else
+                      [schedulers]):
+        if scheduler and 'T_max' in scheduler:
+            scheduler['T_max'] = iters
 
-    rows = []
-    zoom = max(1, -(-MIN_TILE // gts[0].shape[0]))
-    for i in np.linspace(0, len(names) - 1, GRID_ROWS).astype(int):
-        lr_big = np.kron(lrs[i], np.ones((scale, scale, 1), dtype=np.uint8))
-        row = np.concatenate([lr_big, bicubic[i], sr[i], gts[i]], 1)
-        rows.append(np.kron(row, np.ones((zoom, zoom, 1), dtype=np.uint8)))
-    png_path = osp.join(work_dir, 'side_by_side.png')
-    with atomic_open(png_path) as f:
-        iio.imwrite(f, np.concatenate(rows, 0), extension='.png')
-    return table, md_path, png_path
+
+def _prepare(cfg: Config, work_dir: str, name: str) -> Config:
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    # one process runs several Runners: each needs its own message hub
+    cfg.experiment_name = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}'
+    cfg.log_level = LOG_LEVEL
+    add_finite_loss_hook(cfg)
+    return cfg
+
+
+def bank_config(args) -> Config:
+    cfg = Config.fromfile(args.bank_config)
+    cfg.train_dataloader.dataset.data_root = osp.join(args.data_root, 'train')
+    if args.bank_iters:
+        _set_length(cfg, args.bank_iters)
+    return _prepare(cfg, osp.join(args.work_dir, 'stylegan2'), 'stylegan2')
+
+
+def glean_configs(args, bank_cfg: Config, bank_checkpoint: str):
+    """variant -> config of each stage-2 GLEAN."""
+    base = Config.fromfile(args.glean_config)
+    base.model.generator.update(demo.bank_settings(bank_cfg))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        split = 'train' if loader.startswith('train') else 'val'
+        base[loader].dataset.data_root = osp.join(args.data_root, split)
+    if args.glean_iters:
+        _set_length(base, args.glean_iters)
+    configs = {}
+    for variant in demo.GLEAN_VARIANTS:
+        cfg = _prepare(base, osp.join(args.work_dir, variant.slug),
+                       variant.slug)
+        gen = cfg.model.generator
+        if variant.bank == 'trained':
+            gen.init_cfg = dict(type='Pretrained', checkpoint=bank_checkpoint,
+                                prefix='generator_ema')
+        else:
+            gen.init_cfg = None
+        if variant.bank == 'none':
+            gen.decoder_bank_res = 0
+        configs[variant] = cfg
+    return configs
+
+
+def report(line: str) -> None:
+    print(line, flush=True)
 
 
 def main() -> int:
     args = parse_args()
-    from mmengine.runner import Runner
     start = time.time()
+    stages = 1 + len(demo.GLEAN_VARIANTS)
+    glean_probe = Config.fromfile(args.glean_config)
     if not osp.isdir(args.data_root):
-        print(f'building the demo data set in {args.data_root} ...',
-              flush=True)
+        report(f'building the demo data set in {args.data_root} ...')
         counts = build_demo_dataset(args.data_root)
-        print(f'  {counts["train"]} training images and {counts["val"]} '
-              'held-out faces', flush=True)
-    cfg = Config.fromfile(args.config)
-    add_finite_loss_hook(cfg)
-    problem = check_demo_data(args.data_root, cfg)
+        report(f'  {counts["train"]} training images and {counts["val"]} '
+               'held-out faces')
+    problem = check_demo_data(args.data_root, glean_probe)
     if problem:
         raise ValueError(problem)
-    cfg.work_dir = args.work_dir
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        split = 'train' if loader.startswith('train') else 'val'
-        cfg[loader].dataset.data_root = osp.join(args.data_root, split)
-    if args.max_iters:
-        cfg.train_cfg.max_iters = args.max_iters
-        cfg.train_cfg.val_interval = args.max_iters
-        cfg.param_scheduler.T_max = args.max_iters
-    runner = Runner.from_cfg(cfg)
-    metrics_path = osp.join(args.work_dir, 'test_metrics.json')
-    runner.register_hook(MetricsJsonHook(metrics_path))
-    runner.train()
-    runner.test()
-    with open(metrics_path) as f:
-        metrics = json.load(f)
-    train_time = time.time() - start
 
-    scale = cfg.model.generator.out_size // cfg.model.generator.in_size
-    lr_folder = cfg.val_dataloader.dataset.data_prefix.img
+    bank_cfg = bank_config(args)
+    _, bank_checkpoint = demo.train_stage(
+        bank_cfg, f'stage 1/{stages} StyleGAN2 latent bank', report)
+    samples = demo.latest_samples(bank_cfg.work_dir)
+    samples_path = osp.join(args.work_dir, 'stylegan2_samples.png')
+    if samples:
+        demo.copy_file(samples, samples_path)
+
+    durations = []
+    generators = {}
+    configs = glean_configs(args, bank_cfg, bank_checkpoint)
+    for k, (variant, cfg) in enumerate(configs.items()):
+        later = len(configs) - k - 1
+        stage_start = time.time()
+        runner, _ = demo.train_stage(
+            cfg, f'stage {k + 2}/{stages} {variant.method}', report,
+            after_s=lambda total, later=later: later * (
+                durations[-1] if durations else total))
+        durations.append(time.time() - stage_start)
+        generators[variant.method] = runner.model.generator.eval()
+        del runner
+
+    lr_folder = glean_probe.val_dataloader.dataset.data_prefix.img
     names, lrs, gts = read_pairs(osp.join(args.data_root, 'val'), lr_folder)
-    bicubic = [matlab_resize(lr, (gt.shape[0], gt.shape[1]))
-               for lr, gt in zip(lrs, gts)]
-    generator = runner.model.generator.eval()
-    sr = super_resolve(generator, lrs, InferenceSettings.from_config(cfg),
-                       batch_size=len(lrs))
-    table, md_path, png_path = write_outputs(args.work_dir, names, lrs,
-                                             bicubic, sr, gts, metrics, scale)
-    print('\n' + table)
-    print(f'wall time {train_time / 60:.1f} min (data, training, test)')
-    print(f'metrics:      {md_path}')
-    print(f'side by side: {png_path}  (LR | bicubic | GLEAN | GT)')
+    settings = InferenceSettings.from_config(glean_probe)
+    rows, outputs = demo.evaluate(generators, lrs, gts, settings)
+    scale = gts[0].shape[0] // lrs[0].shape[0]
+    wall = time.time() - start
+    note = (f'{len(names)} held-out {gts[0].shape[0]}x{gts[0].shape[1]} '
+            f'faces (never seen in either stage), x{scale}, RGB, no border '
+            f'crop. Stage 1: {bank_cfg.train_cfg.max_iters} StyleGAN2 '
+            f'iterations; stage 2: {cfg.train_cfg.max_iters} iterations per '
+            f'GLEAN, same seed. Wall time {wall / 60:.1f} min on '
+            f'{device_name(torch.device("cpu"))}.')
+    json_path, md_path = demo.write_metrics(args.work_dir, rows, note)
+
+    columns = [(f'LR x{scale}', lrs)] + [(m, outputs[m]) for m in outputs] + \
+        [('ground truth', gts)]
+    picks = sorted({int(i) for i in np.linspace(0, len(names) - 1,
+                                                GRID_ROWS)})
+    grid_path = osp.join(args.work_dir, 'side_by_side.png')
+    demo.write_side_by_side(grid_path, columns, picks)
+
+    with open(md_path) as f:
+        report('\n' + f.read())
+    report(f'metrics:      {json_path}, {md_path}')
+    report(f'side by side: {grid_path}')
+    if samples:
+        report(f'StyleGAN2 samples (the trained bank): {samples_path}')
     return 0
 
 

@@ -4,7 +4,6 @@
 The JSON of ``tools/test.py`` and the training checkpoints are checked end
 to end in tests/test_tools/test_train_test.py.
 """
-import importlib.util
 import os
 import os.path as osp
 import stat
@@ -14,7 +13,6 @@ import torch
 
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.engine.hooks import AtomicLocalBackend
-from helpers import REPO_ROOT
 from robustness_tools import run_tool_in_process
 from test_apis.tiny_glean import OUT_SIZE, SCALE, random_images
 from test_converters import stylegan2_sources
@@ -83,16 +81,14 @@ def test_checkpoint_backend(tmp_path, umask):
 
 
 def test_demo_outputs(tmp_path, umask):
-    """tools/demo.py's metrics.md and side_by_side.png."""
-    path = osp.join(REPO_ROOT, 'tools', 'demo.py')
-    spec = importlib.util.spec_from_file_location('demo_tool', path)
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    """The demo's metrics.json, metrics.md and side_by_side.png."""
+    from glean_plugin.apis import demo
     gts = random_images(2, size=OUT_SIZE)
     lrs = random_images(2, size=OUT_SIZE // SCALE, seed=1)
-    table, md_path, png_path = demo.write_outputs(
-        str(tmp_path), ['a.png', 'b.png'], lrs, gts, gts, gts,
-        dict(PSNR=30.0, SSIM=0.9), SCALE)
-    assert '| GLEAN (demo) | 30.00 | 0.9000 |' in table
-    assert sorted(os.listdir(tmp_path)) == ['metrics.md', 'side_by_side.png']
-    assert _mode(md_path) == _mode(png_path) == umask[0]
+    rows = [{'method': 'bicubic', 'psnr': 30.0, 'ssim': 0.9}]
+    json_path, md_path = demo.write_metrics(str(tmp_path), rows, 'note')
+    png_path = str(tmp_path / 'side_by_side.png')
+    demo.write_side_by_side(png_path, [('LR', lrs), ('GT', gts)], [0, 1])
+    assert sorted(os.listdir(tmp_path)) == ['metrics.json', 'metrics.md',
+                                            'side_by_side.png']
+    assert _mode(json_path) == _mode(md_path) == _mode(png_path) == umask[0]
