@@ -1,6 +1,8 @@
 """Runner-side pieces: the distributed wrapper and the training hooks."""
 from .ddp import GLEANSeparateDDP, strip_ddp_keys
-from .hooks import AtomicCheckpointHook, FiniteLossHook, NonFiniteLossError
+from .hooks import (AtomicCheckpointHook, EMACheckpointLayoutHook,
+                    FiniteLossHook, NonFiniteLossError, SampleGridHook)
 
-__all__ = ['AtomicCheckpointHook', 'FiniteLossHook', 'GLEANSeparateDDP',
-           'NonFiniteLossError', 'strip_ddp_keys']
+__all__ = ['AtomicCheckpointHook', 'EMACheckpointLayoutHook',
+           'FiniteLossHook', 'GLEANSeparateDDP', 'NonFiniteLossError',
+           'SampleGridHook', 'strip_ddp_keys']
