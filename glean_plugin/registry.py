@@ -11,10 +11,10 @@ from .serialization import install_mmengine_checkpoint_loaders
 install_mmcv_ext_placeholder()
 install_mmengine_checkpoint_loaders()
 
-from mmagic.registry import METRICS, MODELS  # noqa: E402
+from mmagic.registry import METRICS, MODELS, OPTIMIZERS  # noqa: E402
 # The Runner looks wrappers up in mmengine's root registry by name (not in
 # MMagic's child registry), so wrappers register there. Hooks too: a hook in
 # the root registry builds whatever the config's default_scope is.
 from mmengine.registry import HOOKS, MODEL_WRAPPERS  # noqa: E402
 
-__all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS']
+__all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS', 'OPTIMIZERS']
