@@ -10,6 +10,7 @@ import json
 import os.path as osp
 
 import pytest
+import torch
 
 from helpers import PYTHON, REPO_ROOT, run_tool
 
@@ -18,6 +19,10 @@ TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_speed.py')
 # the cheapest model both implementations build (512 channels up to 32x32).
 TINY = ['--sizes', '8x16', '--num-rrdbs', '1', '--style-channels', '16',
         '--channel-multiplier', '1']
+# The smallest StyleGAN2 pair: 8x8, 4 channels, batch 2 (path length on 1).
+TINY_STYLEGAN2 = ['--stylegan2-size', '8', '--stylegan2-channels', '4',
+                  '--stylegan2-batch-size', '2']
+STYLEGAN2_KINDS = ('plain', 'r1', 'path_length', 'r1+path_length')
 
 
 def load_tool():
@@ -34,11 +39,12 @@ def tool():
 
 @pytest.fixture(scope='module')
 def full_run(tmp_path_factory):
-    """forward + train + memory with gradient checkpointing, one repeat."""
+    """forward + train + memory with gradient checkpointing, and the
+    StyleGAN2 iteration, one repeat."""
     out = tmp_path_factory.mktemp('speed') / 'report.json'
     proc = run_tool([
-        PYTHON, TOOL, *TINY, '--modes', 'forward', 'train', 'memory',
-        '--grad-checkpoint', '--batch-sizes', '1', '2', '--repeats', '1',
+        PYTHON, TOOL, *TINY, *TINY_STYLEGAN2, '--modes', 'forward', 'train',
+        'memory', 'stylegan2', '--grad-checkpoint', '--batch-sizes', '1', '2', '--repeats', '1',
         '--train-repeats', '1', '--warmup', '0', '--train-batch-size', '1',
         '--json', str(out)
     ], timeout=900)
@@ -98,6 +104,81 @@ def test_memory_rows(full_run):
     assert 'Peak memory of one call (MiB RSS' in stdout
 
 
+def test_stylegan2_rows(full_run):
+    stdout, report = full_run
+    r = report['stylegan2']
+    assert (r['out_size'], r['max_channels'], r['batch']) == (8, 4, 2)
+    assert r['parity_rel_diff'] < 1e-4
+    assert tuple(r['kinds']) == STYLEGAN2_KINDS
+    for kind in r['kinds'].values():
+        for impl in ('mmagic', 'ours'):
+            assert len(kind[impl]['times_s']) == 1
+            assert kind[impl]['median_s'] > 0
+        assert kind['ratio_of_medians'] == pytest.approx(
+            kind['ours']['median_s'] / kind['mmagic']['median_s'])
+    a = r['amortised']
+    # MMagic's intervals: in 16 iterations, R1 once (with path length)
+    assert a['counts'] == {'plain': 12, 'r1': 0, 'path_length': 3,
+                           'r1+path_length': 1}
+    for impl in ('mmagic', 'ours'):
+        want = sum(n * r['kinds'][k][impl]['median_s']
+                   for k, n in a['counts'].items()) / 16
+        assert a[impl + '_s'] == pytest.approx(want)
+    assert a['ratio'] == pytest.approx(a['ours_s'] / a['mmagic_s'])
+    assert 'stylegan2 8x8 iterations (0, 1) (losses): parity' in stdout
+    assert '| R1 + path length |' in stdout
+    assert '| amortised (R1 every 16, path length every 4) |' in stdout
+    assert len(report['machine']['load_average']) == 3
+
+
+def test_stylegan2_networks_share_weights(tool):
+    """MMagic's capped table builds MMagic's own modules with the capped
+    counts, and ours loads them strictly (8x8 and 16x16, 4 channels)."""
+    for size in (8, 16):
+        args = tool.parse_args(TINY_STYLEGAN2 + [
+            '--stylegan2-size', str(size), '--style-channels', '8'])
+        (mm_g, mm_d), (g, d) = tool.build_stylegan2_networks(args)
+        assert type(mm_g).__mro__[1].__name__ == 'StyleGAN2Generator'
+        assert type(mm_d).__name__ == 'StyleGAN2Discriminator'
+        assert max(p.shape[0] for p in mm_d.parameters()) <= 4 * 16
+        assert mm_g.constant_input.input.shape[1] == 4
+        for ours, theirs in ((g, mm_g), (d, mm_d)):
+            mine = ours.state_dict()
+            for key, value in theirs.state_dict().items():
+                assert mine[key].shape == value.shape
+                assert mine[key].equal(value), key
+    # the discriminator module's layers are MMagic's again afterwards
+    from mmagic.models.editors.stylegan2 import stylegan2_discriminator
+    assert stylegan2_discriminator.ResBlock.__module__.startswith('mmagic')
+
+
+def test_amortised_counts(tool):
+    assert tool.amortised_counts(16, 4) == {
+        'plain': 12, 'r1': 0, 'path_length': 3, 'r1+path_length': 1}
+    assert tool.amortised_counts(2, 3) == {
+        'plain': 2, 'r1': 2, 'path_length': 1, 'r1+path_length': 1}
+
+
+def test_stylegan2_parity_failure_exits(tool, monkeypatch, capsys):
+    """A discriminator that differs from MMagic's: the losses differ and the
+    run stops with an error (non-zero exit status) before any timing."""
+    build = tool.build_stylegan2_networks
+
+    def broken(args):
+        theirs, (gen, disc) = build(args)
+        with torch.no_grad():
+            disc.final_linear[-1].bias.add_(1.)
+        return theirs, (gen, disc)
+
+    monkeypatch.setattr(tool, 'build_stylegan2_networks', broken)
+    with pytest.raises(SystemExit) as exc:
+        tool.main(['--modes', 'stylegan2', *TINY_STYLEGAN2,
+                   '--style-channels', '8', '--train-repeats', '1'])
+    assert 'error: stylegan2 8x8 iterations (0, 1) (losses): outputs ' \
+        'differ by' in str(exc.value)
+    assert 'timed' not in capsys.readouterr().out
+
+
 def test_speed_options_run_with_parity(tmp_path):
     """channels_last and bf16 autocast: both run, parity within bf16's
     tolerance (MMagic's model runs where it can, else float32, noted)."""
@@ -133,6 +214,13 @@ def test_bad_options_exit_with_message():
     assert 'Traceback' not in proc.stderr
     proc = run_tool([PYTHON, TOOL, '--repeats', '0'], timeout=120)
     assert proc.returncode == 2 and 'expected an integer >= 1' in proc.stderr
+
+
+@pytest.mark.parametrize('text', ['4', '12', 'x'])
+def test_bad_stylegan2_sizes(tool, text):
+    with pytest.raises(argparse.ArgumentTypeError,
+                       match='expected a power of two >= 8'):
+        tool.parse_stylegan2_size(text)
 
 
 def test_parity_failure_stops_the_run(tool, capsys):

@@ -26,6 +26,17 @@ aborts (non-zero exit status) when the relative difference
   through ``/proc/self/clear_refs``) and its rise over the resident memory
   before the call; CUDA: ``torch.cuda.max_memory_allocated`` and its rise
   over ``memory_allocated``.
+- ``stylegan2``: one iteration of MMagic's ``StyleGAN2.train_step``
+  (``base_styleganv2``: D step with the non-saturating logistic loss and lazy
+  R1, G step with lazy path-length regularisation, EMA update, Adam) on
+  MMagic's StyleGAN2Generator / StyleGAN2Discriminator and on ours
+  (``StyleGAN2Generator``, ``GLEANDiscriminator``), same weights, CPU.
+  Parity: the losses of iterations 0 (R1 and path length) and 1 (plain, after
+  step 0's updates), with Python's and torch's generators seeded alike.
+  Timed: a plain, an R1, a path-length and an R1 + path-length iteration,
+  and their mean over MMagic's intervals (R1 every 16, path length every 4).
+  ``--stylegan2-channels`` caps the channel table of both (MMagic's modules
+  are built with the capped counts); 512 is MMagic's table.
 
 Timed calls alternate between the implementations (A B, then B A on the next
 repeat, to cancel drift on a shared, noisy machine) after ``--warmup``
@@ -51,6 +62,8 @@ Examples:
         --batch-sizes 1 4 --repeats 5
     python tools/analysis/benchmark_speed.py --modes train memory \
         --sizes 64x1024 --train-batch-size 1 --grad-checkpoint
+    python tools/analysis/benchmark_speed.py --modes stylegan2 --threads 2 \
+        --stylegan2-size 64 --stylegan2-channels 64
 """
 import argparse
 import contextlib
@@ -58,7 +71,9 @@ import copy
 import ctypes
 import datetime
 import json
+import math
 import os
+import random
 import re
 import resource
 import statistics
@@ -71,10 +86,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine import MessageHub
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch.utils.flop_counter import FlopCounterMode
 
 # glean_plugin must be imported before MMagic (mmcv compatibility).
-from glean_plugin import GLEANNet  # noqa: I001
+from glean_plugin import GLEANNet, StyleGAN2Generator  # noqa: I001
 from glean_plugin.models.discriminator import GLEANDiscriminator
 from glean_plugin.apis.benchmark import device_name
 from glean_plugin.apis.cli import int_at_least
@@ -85,7 +102,7 @@ from glean_plugin.models.losses.perceptual import VGGPerceptualLoss
 from glean_plugin.ops.modulated_conv import MODULATED_CONV_IMPLS
 from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
 
-MODES = ('forward', 'train', 'memory')
+MODES = ('forward', 'train', 'memory', 'stylegan2')
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16,
           'fp16': torch.float16}
 # Largest accepted relative difference between the implementations. float32:
@@ -98,6 +115,8 @@ PARITY_TOL = {'fp32': 1e-4, 'bf16': 5e-2, 'fp16': 1e-2}
 PERTURB_STD = 0.05
 SEED = 0
 MIN_SIZE = 4
+# StyleGAN2's discriminator halves down to 4x4 from at least 8x8.
+MIN_STYLEGAN2_SIZE = 8
 # On CPU, outputs this large run at batch 1 only (a 64->1024 forward takes
 # minutes at batch 4 on a few cores).
 LARGE_OUT_SIZE = 1024
@@ -152,6 +171,15 @@ def parse_size(text: str) -> Tuple[int, int]:
             f'the input size must be smaller than the output size, got '
             f'{text!r}')
     return in_size, out_size
+
+
+def parse_stylegan2_size(text: str) -> int:
+    """Parse the StyleGAN2 image size: a power of two >= 8."""
+    if not text.isdigit() or not _is_power_of_two(int(text)) or int(
+            text) < MIN_STYLEGAN2_SIZE:
+        raise argparse.ArgumentTypeError(
+            f'expected a power of two >= {MIN_STYLEGAN2_SIZE}, got {text!r}')
+    return int(text)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -221,6 +249,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--channel-multiplier', type=int_at_least(1), default=2,
         help='StyleGAN2 channel multiplier (default: 2)')
+    parser.add_argument(
+        '--stylegan2-size', type=parse_stylegan2_size, default=64,
+        metavar='SIZE', help='stylegan2 mode: image size (default: 64)')
+    parser.add_argument(
+        '--stylegan2-channels', type=int_at_least(1), default=64,
+        metavar='C', help='stylegan2 mode: cap on the channel table; 512 '
+        "or more is MMagic's table (default: 64)")
+    parser.add_argument(
+        '--stylegan2-batch-size', type=int_at_least(2), default=4,
+        metavar='N', help="stylegan2 mode: batch size (default: 4, MMagic's "
+        'per-GPU batch; path length runs on N // 2)')
     parser.add_argument(
         '--modconv-impl', choices=MODULATED_CONV_IMPLS, default='auto',
         help="our modulated-conv formulation (default: 'auto')")
@@ -680,6 +719,258 @@ def benchmark_train(in_size: int, out_size: int, args: argparse.Namespace,
 
 
 # --------------------------------------------------------------------------- #
+# stylegan2: MMagic's StyleGAN2 training iteration, its networks vs ours
+# --------------------------------------------------------------------------- #
+# MMagic's base_styleganv2 model (configs/_base_/models/base_styleganv2.py):
+# lazy R1 every 16 D steps, path length every 4 G steps, each scaled by its
+# interval; its Adam: lr 0.002 and betas (0, 0.99) corrected by
+# interval / (interval + 1).
+R1_INTERVAL, G_REG_INTERVAL = 16, 4
+STYLEGAN2_LOSS = dict(r1_loss_weight=10. / 2. * R1_INTERVAL,
+                      r1_interval=R1_INTERVAL, norm_mode='HWC',
+                      g_reg_interval=G_REG_INTERVAL,
+                      g_reg_weight=2. * G_REG_INTERVAL, pl_batch_shrink=2)
+STYLEGAN2_LR = 0.002
+STYLEGAN2_BETA2 = 0.99
+# The largest entry of MMagic's StyleGAN2 channel table (4x4 .. 32x32).
+TABLE_MAX_CHANNELS = 512
+# MMagic's discriminator flattens its 4x4 features into the first linear.
+FINAL_FEATURE_PIXELS = 4 * 4
+# Iteration kinds: name -> (R1 on D, path length on G).
+STYLEGAN2_KINDS = {'plain': (False, False), 'r1': (True, False),
+                   'path_length': (False, True),
+                   'r1+path_length': (True, True)}
+# Largest relative difference of the StyleGAN2 losses. The path-length
+# penalty is a squared first derivative through leaky ReLUs: where a
+# pre-activation lies within float32 rounding of the kink, one
+# implementation takes slope 1, the other 0.2 (see
+# tests/test_models/test_stylegan2_generator.py), and each such pixel moves
+# the penalty. Measured: 8.3e-5 at 64x64, 64 channels (the other losses
+# 3e-5 or less); a missing or wrong gradient path is off by O(1).
+STYLEGAN2_PARITY_TOL = 1e-3
+# The iterations the parity check runs: 0 regularises both networks, 1 is
+# plain and starts from the weights that step 0 updated.
+PARITY_ITERS = (0, 1)
+
+
+def _capped(channels: int, cap: int) -> int:
+    """A channel count of MMagic's StyleGAN2 table capped at ``cap``.
+
+    Table entries are even; odd counts are an entry + 1 (the minibatch
+    standard deviation channel) or the 3 image channels.
+    """
+    if channels % 2:
+        return min(channels - 1, cap) + 1
+    return min(channels, cap)
+
+
+@contextlib.contextmanager
+def _mmagic_discriminator_table(cap: int):
+    """MMagic's StyleGAN2Discriminator builds with its table capped at
+    ``cap`` (its table is a local; the layers it builds get capped counts).
+    """
+    from mmagic.models.editors.stylegan2 import stylegan2_discriminator as mod
+    names = ('ConvDownLayer', 'ResBlock', 'EqualLinearActModule')
+    originals = {name: getattr(mod, name) for name in names}
+
+    def capped(name):
+        def build(in_ch, out_ch, *args, **kwargs):
+            if name == 'EqualLinearActModule' and in_ch == (
+                    TABLE_MAX_CHANNELS * FINAL_FEATURE_PIXELS):
+                in_ch = _capped(TABLE_MAX_CHANNELS, cap) * (
+                    FINAL_FEATURE_PIXELS)
+            else:
+                in_ch = _capped(in_ch, cap)
+            return originals[name](in_ch, _capped(out_ch, cap), *args,
+                                   **kwargs)
+        return build
+
+    for name in names:
+        setattr(mod, name, capped(name))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(mod, name, original)
+
+
+def build_stylegan2_networks(args: argparse.Namespace) -> Tuple[
+        Tuple[nn.Module, nn.Module], Tuple[nn.Module, nn.Module]]:
+    """MMagic's StyleGAN2 generator and discriminator, and ours, same weights.
+
+    MMagic's biases and noise weights get the perturbation of
+    ``build_models``; ours load MMagic's state dicts strictly. With
+    ``--stylegan2-channels`` below 512, MMagic's channel table is capped
+    (its own modules, built with capped channel counts).
+
+    Returns:
+        tuple: (MMagic's generator, discriminator), (ours).
+    """
+    from mmagic.models.editors.stylegan2 import (StyleGAN2Discriminator,
+                                                 StyleGAN2Generator as MMGen)
+    size, cap = args.stylegan2_size, args.stylegan2_channels
+
+    class CappedGenerator(MMGen):
+        """MMagic's generator; its ``channels`` table is capped when set."""
+
+        @property
+        def channels(self):
+            return self._capped_channels
+
+        @channels.setter
+        def channels(self, table):
+            self._capped_channels = {k: min(v, cap) for k, v in table.items()}
+
+    capping = cap < TABLE_MAX_CHANNELS
+    kw = dict(channel_multiplier=args.channel_multiplier)
+    torch.manual_seed(SEED)
+    theirs_g = (CappedGenerator if capping else MMGen)(
+        size, args.style_channels, **kw)
+    with (_mmagic_discriminator_table(cap) if capping else
+          contextlib.nullcontext()):
+        theirs_d = StyleGAN2Discriminator(size, **kw)
+    with torch.no_grad():
+        for module in (theirs_g, theirs_d):
+            for name, param in module.named_parameters():
+                if name.endswith('bias') or 'noise' in name:
+                    param.add_(torch.randn_like(param), alpha=PERTURB_STD)
+    max_channels = cap if capping else None
+    ours_g = StyleGAN2Generator(size, args.style_channels,
+                                max_channels=max_channels, **kw)
+    ours_d = GLEANDiscriminator(size, max_channels=max_channels, **kw)
+    ours_g.load_state_dict(theirs_g.state_dict(), strict=True)
+    ours_d.load_state_dict(theirs_d.state_dict(), strict=True)
+    return (theirs_g, theirs_d), (ours_g, ours_d)
+
+
+def _lazy_adam(params, interval: int) -> OptimWrapper:
+    """StyleGAN2's Adam corrected for a lazy regulariser every ``interval``.
+    """
+    ratio = interval / (interval + 1)
+    return OptimWrapper(torch.optim.Adam(
+        params, lr=STYLEGAN2_LR * ratio, betas=(0., STYLEGAN2_BETA2**ratio)))
+
+
+class StyleGAN2Step:
+    """One iteration of MMagic's ``StyleGAN2.train_step`` on given networks.
+
+    D step (non-saturating logistic loss, R1 on real images when on), G step
+    (non-saturating loss, path length when on), EMA update, Adam.
+
+    Args:
+        gen (nn.Module): the generator.
+        disc (nn.Module): the discriminator.
+        real (Tensor): (N, 3, H, W) real images in [0, 255].
+    """
+
+    def __init__(self, gen: nn.Module, disc: nn.Module,
+                 real: torch.Tensor) -> None:
+        from mmagic.models import DataPreprocessor
+        from mmagic.models.editors.stylegan2 import StyleGAN2
+        from mmagic.structures import DataSample
+        self.model = StyleGAN2(
+            gen, disc, data_preprocessor=DataPreprocessor(
+                mean=[127.5] * 3, std=[127.5] * 3),
+            ema_config=dict(type='ExponentialMovingAverage'),
+            loss_config=STYLEGAN2_LOSS).train()
+        self.optim = OptimWrapperDict(
+            generator=_lazy_adam(gen.parameters(), G_REG_INTERVAL),
+            discriminator=_lazy_adam(disc.parameters(), R1_INTERVAL))
+        self.data = dict(inputs=dict(), data_samples=[
+            DataSample(gt_img=img) for img in real])
+
+    def __call__(self, iteration: int, seed: int = SEED) -> Dict[str, float]:
+        """Iteration ``iteration`` at MMagic's intervals, with Python's and
+        torch's generators seeded.
+
+        Returns:
+            dict[str, float]: the iteration's losses.
+        """
+        self.model.r1_interval = R1_INTERVAL
+        self.model.g_reg_interval = G_REG_INTERVAL
+        return self._step(iteration, seed)
+
+    def as_kind(self, kind: str) -> Dict[str, float]:
+        """One iteration of ``kind`` (a key of ``STYLEGAN2_KINDS``)."""
+        r1, path = STYLEGAN2_KINDS[kind]
+        # iteration 1: interval 1 regularises, interval 2 does not
+        self.model.r1_interval = 1 if r1 else 2
+        self.model.g_reg_interval = 1 if path else 2
+        return self._step(1, SEED)
+
+    def _step(self, iteration: int, seed: int) -> Dict[str, float]:
+        model = self.model
+        MessageHub.get_current_instance().update_info('iter', iteration)
+        random.seed(seed)
+        torch.manual_seed(seed)
+        log_vars = model.train_step(self.data, self.optim)
+        return {k: float(v.detach()) for k, v in log_vars.items()}
+
+
+def amortised_counts(r1_interval: int = R1_INTERVAL,
+                     g_reg_interval: int = G_REG_INTERVAL) -> Dict[str, int]:
+    """How many iterations of each kind one period of the intervals has.
+
+    Returns:
+        dict[str, int]: kind -> iterations in lcm(intervals) iterations.
+    """
+    counts = dict.fromkeys(STYLEGAN2_KINDS, 0)
+    for i in range(math.lcm(r1_interval, g_reg_interval)):
+        key = (i % r1_interval == 0, i % g_reg_interval == 0)
+        counts[next(k for k, v in STYLEGAN2_KINDS.items() if v == key)] += 1
+    return counts
+
+
+def benchmark_stylegan2(args: argparse.Namespace) -> dict:
+    """Check parity of two iterations, then time each iteration kind.
+
+    Returns:
+        dict: sizes, parity, per-kind summaries and ratios, and the
+        iteration amortised over MMagic's intervals.
+    """
+    if args.device.type != 'cpu':
+        sys.exit('error: --modes stylegan2 runs on the CPU only')
+    size, batch = args.stylegan2_size, args.stylegan2_batch_size
+    theirs, ours = build_stylegan2_networks(args)
+    real = torch.rand(batch, 3, size, size,
+                      generator=torch.Generator().manual_seed(SEED)) * 255
+    steps = {'mmagic': StyleGAN2Step(*theirs, real),
+             'ours': StyleGAN2Step(*ours, real)}
+    diff = 0.
+    for iteration in PARITY_ITERS:
+        losses = {name: step(iteration, seed=iteration)
+                  for name, step in steps.items()}
+        if losses['ours'].keys() != losses['mmagic'].keys():
+            sys.exit(f"error: stylegan2 iteration {iteration}: losses "
+                     f"{sorted(losses['ours'])} != MMagic's "
+                     f"{sorted(losses['mmagic'])}")
+        diff = max(diff, *(rel_diff(torch.tensor(v),
+                                    torch.tensor(losses['mmagic'][k]))
+                           for k, v in losses['ours'].items()))
+    check_parity(f'stylegan2 {size}x{size} iterations {PARITY_ITERS} '
+                 '(losses)', diff, STYLEGAN2_PARITY_TOL)
+    result = dict(out_size=size, max_channels=args.stylegan2_channels,
+                  batch=batch, parity_rel_diff=diff, kinds={})
+    for kind in STYLEGAN2_KINDS:
+        times, _ = time_alternating(
+            {name: (lambda s=step: s.as_kind(kind)) for name, step in
+             steps.items()}, args.train_repeats, args.warmup, args.device)
+        result['kinds'][kind] = dict(
+            mmagic=summarize(times['mmagic'], items=batch),
+            ours=summarize(times['ours'], items=batch), **compare(times))
+        print(f'stylegan2 {kind}: timed', flush=True)
+    counts = amortised_counts()
+    amortised = {name: sum(n * result['kinds'][k][name]['median_s']
+                           for k, n in counts.items()) / sum(counts.values())
+                 for name in steps}
+    result['amortised'] = dict(
+        intervals=dict(r1=R1_INTERVAL, path_length=G_REG_INTERVAL),
+        counts=counts, mmagic_s=amortised['mmagic'], ours_s=amortised['ours'],
+        ratio=amortised['ours'] / amortised['mmagic'])
+    return result
+
+
+# --------------------------------------------------------------------------- #
 # memory (one subprocess per implementation, size and mode)
 # --------------------------------------------------------------------------- #
 def _proc_status_kib(key: str) -> int:
@@ -814,11 +1105,40 @@ def _print_header(columns: List[str], extra: List[str],
                         for i in range(len(columns))))
 
 
+STYLEGAN2_KIND_NAMES = {'plain': 'plain', 'r1': 'R1',
+                        'path_length': 'path length',
+                        'r1+path_length': 'R1 + path length'}
+
+
+def _print_stylegan2(r: dict) -> None:
+    """The StyleGAN2 iteration table."""
+    a = r['amortised']
+    print(f"\nStyleGAN2 training iteration ({r['out_size']}x{r['out_size']}, "
+          f"channels capped at {r['max_channels']}, batch {r['batch']}; "
+          "MMagic's StyleGAN2.train_step on its networks and on ours):\n")
+    _print_header(['iteration', 'MMagic s/iter (min)', 'ours s/iter (min)',
+                   'ratio', 'paired ratio'], [], numeric_from=1)
+    for kind, k in r['kinds'].items():
+        m, o = k['mmagic'], k['ours']
+        print(f'| {STYLEGAN2_KIND_NAMES[kind]} '
+              f"| {m['median_s']:.3f} ({m['min_s']:.3f}) "
+              f"| {o['median_s']:.3f} ({o['min_s']:.3f}) "
+              f"| {k['ratio_of_medians']:.3f} "
+              f"| {k['paired_ratio_median']:.3f} |")
+    iv = a['intervals']
+    print(f"| amortised (R1 every {iv['r1']}, path length every "
+          f"{iv['path_length']}) | {a['mmagic_s']:.3f} | {a['ours_s']:.3f} "
+          f"| {a['ratio']:.3f} | |")
+
+
 def print_report(report: dict) -> None:
     """Print the machine line and the Markdown tables of ``report``."""
     m = report['machine']
+    load = '/'.join(f'{x:.2f}' for x in m['load_average'])
+    load_end = '/'.join(f'{x:.2f}' for x in m['load_average_end'])
     print(f"\ntorch {m['torch']}, {m['device']}, {m['threads']} threads, "
-          f"{m['date']}; options: {m['options']}\n")
+          f"{m['date']}, load average (1/5/15 min) {load} at the start, "
+          f"{load_end} at the end; options: {m['options']}\n")
     for note in report['notes']:
         print(f'- {note}')
     fwd, ref = report.get('forward'), report.get('reference_conv')
@@ -870,6 +1190,8 @@ def print_report(report: dict) -> None:
                 line += (f" {r['ours+cp']['median_s']:.2f} "
                          f"| {r['cp']['ratio_of_medians']:.3f} |")
             print(line)
+    if 'stylegan2' in report:
+        _print_stylegan2(report['stylegan2'])
     memory = report.get('memory')
     if memory:
         cp = any('ours+cp' in r for r in memory)
@@ -925,9 +1247,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         torch=torch.__version__,
         device=f'{args.device} ({device_name(args.device)})',
         threads=torch.get_num_threads(),
+        load_average=os.getloadavg(),
         date=datetime.datetime.now().isoformat(timespec='seconds'),
         options=_options(args)), notes=notes)
-    for in_size, out_size in args.sizes:
+    glean_modes = set(args.modes) - {'stylegan2'}
+    for in_size, out_size in (args.sizes if glean_modes else ()):
         mmagic, ours = build_models(in_size, out_size, args)
         why = runs_under_autocast(copy.deepcopy(mmagic), in_size, args)
         if why is not None:
@@ -953,11 +1277,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if 'memory' in args.modes:
             report.setdefault('memory', []).extend(
                 benchmark_memory(in_size, out_size, args))
-    if args.device.type == 'cpu' and any(
+    if 'stylegan2' in args.modes:
+        report['stylegan2'] = benchmark_stylegan2(args)
+    if glean_modes and args.device.type == 'cpu' and any(
             s[1] >= LARGE_OUT_SIZE for s in args.sizes) and (
                 max(args.batch_sizes) > 1):
         notes.append(f'outputs >= {LARGE_OUT_SIZE}: forward at batch 1 only '
                      'on CPU')
+    report['machine']['load_average_end'] = os.getloadavg()
     print_report(report)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
