@@ -71,11 +71,26 @@ def test_config_builds_mmagic_stylegan2(path):
     assert size == (32 if path == DEMO else 256)
     loss = cfg.model.loss_config
     assert (loss.r1_interval, loss.g_reg_interval) == (16, 4)
-    assert loss.r1_loss_weight == 10. / 2. * 16  # gamma / 2 x interval
+    gamma = 0.3 if path == DEMO else 10.  # R1 weight: gamma / 2 x interval
+    assert loss.r1_loss_weight == pytest.approx(gamma / 2 * 16)
+    assert loss.g_reg_weight == 2 * 4
+    # every run ends with a checkpoint and a sample grid
+    assert cfg.train_cfg.max_iters % cfg.default_hooks.checkpoint.interval \
+        == 0
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert {'SampleGridHook', 'EMACheckpointLayoutHook'} <= set(hooks)
     data = cfg.train_dataloader.dataset
     assert (data.data_prefix.gt, data.ann_file) == ('GT', 'meta_info_GT.txt')
+
+
+def test_demo_bank_fits_the_glean_demo_configs():
+    """The GLEAN demo configs take the demo bank without further options."""
+    bank = Config.fromfile(osp.join(REPO_ROOT, DEMO)).model.generator
+    for name in ('glean_demo.py', 'glean_demo_x8.py'):
+        gen = Config.fromfile(osp.join(REPO_ROOT, 'configs', name)).model.\
+            generator
+        for key in ('out_size', 'style_channels', 'num_mlps', 'max_channels'):
+            assert gen[key] == bank[key], (name, key)
 
 
 @pytest.mark.slow
