@@ -44,8 +44,8 @@ def full_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('speed') / 'report.json'
     proc = run_tool([
         PYTHON, TOOL, *TINY, *TINY_STYLEGAN2, '--modes', 'forward', 'train',
-        'memory', 'stylegan2', '--grad-checkpoint', '--batch-sizes', '1', '2', '--repeats', '1',
-        '--train-repeats', '1', '--warmup', '0', '--train-batch-size', '1',
+        'memory', 'stylegan2', '--grad-checkpoint', '--batch-sizes', '1',
+        '2', '--repeats', '1', '--train-repeats', '1', '--warmup', '0', '--train-batch-size', '1',
         '--json', str(out)
     ], timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -100,7 +100,15 @@ from glean_plugin.models.layers import (set_grad_checkpointing,
                                         to_channels_last_)
 from glean_plugin.models.losses.perceptual import VGGPerceptualLoss
 from glean_plugin.ops.modulated_conv import MODULATED_CONV_IMPLS
+from mmagic.models import DataPreprocessor
 from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
+from mmagic.models.editors.stylegan2 import (StyleGAN2,
+                                             StyleGAN2Discriminator)
+from mmagic.models.editors.stylegan2 import \
+    StyleGAN2Generator as MMagicStyleGAN2Generator
+from mmagic.models.editors.stylegan2 import \
+    stylegan2_discriminator as mmagic_stylegan2_discriminator
+from mmagic.structures import DataSample
 
 MODES = ('forward', 'train', 'memory', 'stylegan2')
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16,
@@ -769,7 +777,7 @@ def _mmagic_discriminator_table(cap: int):
     """MMagic's StyleGAN2Discriminator builds with its table capped at
     ``cap`` (its table is a local; the layers it builds get capped counts).
     """
-    from mmagic.models.editors.stylegan2 import stylegan2_discriminator as mod
+    mod = mmagic_stylegan2_discriminator
     names = ('ConvDownLayer', 'ResBlock', 'EqualLinearActModule')
     originals = {name: getattr(mod, name) for name in names}
 
@@ -806,11 +814,9 @@ def build_stylegan2_networks(args: argparse.Namespace) -> Tuple[
     Returns:
         tuple: (MMagic's generator, discriminator), (ours).
     """
-    from mmagic.models.editors.stylegan2 import (StyleGAN2Discriminator,
-                                                 StyleGAN2Generator as MMGen)
     size, cap = args.stylegan2_size, args.stylegan2_channels
 
-    class CappedGenerator(MMGen):
+    class CappedGenerator(MMagicStyleGAN2Generator):
         """MMagic's generator; its ``channels`` table is capped when set."""
 
         @property
@@ -824,7 +830,7 @@ def build_stylegan2_networks(args: argparse.Namespace) -> Tuple[
     capping = cap < TABLE_MAX_CHANNELS
     kw = dict(channel_multiplier=args.channel_multiplier)
     torch.manual_seed(SEED)
-    theirs_g = (CappedGenerator if capping else MMGen)(
+    theirs_g = (CappedGenerator if capping else MMagicStyleGAN2Generator)(
         size, args.style_channels, **kw)
     with (_mmagic_discriminator_table(cap) if capping else
           contextlib.nullcontext()):
@@ -865,9 +871,6 @@ class StyleGAN2Step:
 
     def __init__(self, gen: nn.Module, disc: nn.Module,
                  real: torch.Tensor) -> None:
-        from mmagic.models import DataPreprocessor
-        from mmagic.models.editors.stylegan2 import StyleGAN2
-        from mmagic.structures import DataSample
         self.model = StyleGAN2(
             gen, disc, data_preprocessor=DataPreprocessor(
                 mean=[127.5] * 3, std=[127.5] * 3),
