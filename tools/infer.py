@@ -22,9 +22,9 @@ import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.checkpoint import format_key_list
-from glean_plugin.apis import (DEFAULT_RESIZE_MODE, RESIZE_MODES,
-                               super_resolve_files)
-from glean_plugin.apis.cli import add_model_arguments, build_from_args
+from glean_plugin.apis import super_resolve_files
+from glean_plugin.apis.cli import (add_model_arguments, add_resize_arguments,
+                                   build_from_args, check_resize_arguments)
 from glean_plugin.cli import EXIT_PARTIAL, run_tool
 
 
@@ -35,16 +35,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('output_dir', help='output folder (created if needed)')
     parser.add_argument('--batch-size', type=int, default=1,
                         help='images per forward pass (default: 1)')
-    parser.add_argument('--resize', action='store_true',
-                        help="fit inputs of another shape than the model's "
-                        'input shape, keeping their aspect ratio '
-                        '(--resize-mode) and resizing MATLAB-like (bicubic, '
-                        'anti-aliased), with a warning')
-    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default=None,
-                        help='with --resize: pad = letterbox (resize to fit '
-                        "inside, pad with the model's padding colour: black "
-                        "for GLEAN), crop = centre crop to the model's "
-                        f'aspect ratio (default: {DEFAULT_RESIZE_MODE})')
+    add_resize_arguments(
+        parser, "fit inputs of another shape than the model's input shape, "
+        'keeping their aspect ratio (--resize-mode) and resizing MATLAB-like '
+        '(bicubic, anti-aliased), with a warning')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing outputs (never inputs)')
     parser.add_argument('--no-progress', action='store_true',
@@ -52,9 +46,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
-    if args.resize_mode is not None and not args.resize:
-        parser.error('--resize-mode needs --resize')
-    args.resize_mode = args.resize_mode or DEFAULT_RESIZE_MODE
+    check_resize_arguments(parser, args)
     return args
 
 

@@ -16,8 +16,9 @@ import argparse
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.apis import DEFAULT_RESIZE_MODE, RESIZE_MODES, retouch_file
-from glean_plugin.apis.cli import add_model_arguments, build_from_args
+from glean_plugin.apis import retouch_file
+from glean_plugin.apis.cli import (add_model_arguments, add_resize_arguments,
+                                   build_from_args, check_resize_arguments)
 from glean_plugin.cli import run_tool
 
 
@@ -30,21 +31,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--save-lr', action='store_true',
                         help='also write the downsampled input next to '
                         'OUTPUT (<OUTPUT stem>_lr.png)')
-    parser.add_argument('--resize', action='store_true',
-                        help="take any shape: fit it to the model's input "
-                        'shape keeping its aspect ratio (--resize-mode), '
-                        'resizing MATLAB-like, with a warning')
-    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default=None,
-                        help='with --resize: pad = letterbox (resize to fit '
-                        "inside, pad with the model's padding colour: black "
-                        "for GLEAN), crop = centre crop to the model's "
-                        f'aspect ratio (default: {DEFAULT_RESIZE_MODE})')
+    add_resize_arguments(
+        parser, "take any shape: fit it to the model's input shape keeping "
+        'its aspect ratio (--resize-mode), resizing MATLAB-like, with a '
+        'warning')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing outputs (never the input)')
     args = parser.parse_args()
-    if args.resize_mode is not None and not args.resize:
-        parser.error('--resize-mode needs --resize')
-    args.resize_mode = args.resize_mode or DEFAULT_RESIZE_MODE
+    check_resize_arguments(parser, args)
     return args
 
 

@@ -7,8 +7,10 @@ from typing import Callable, Tuple
 import torch.nn as nn
 
 from .generator import InferenceSettings, init_generator, load_config
+from .inference import DEFAULT_RESIZE_MODE, RESIZE_MODES
 
-__all__ = ['add_model_arguments', 'build_from_args', 'int_at_least']
+__all__ = ['add_model_arguments', 'add_resize_arguments', 'build_from_args',
+           'check_resize_arguments', 'int_at_least']
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -49,6 +51,25 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="key prefix of the generator in CHECKPOINT, '' "
                         'for a bare state dict (default: generator_ema or '
                         'generator, whichever fits)')
+
+
+def add_resize_arguments(parser: argparse.ArgumentParser,
+                         resize_help: str) -> None:
+    """``--resize`` (help text ``resize_help``) and ``--resize-mode``."""
+    parser.add_argument('--resize', action='store_true', help=resize_help)
+    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default=None,
+                        help='with --resize: pad = letterbox (resize to fit '
+                        "inside, pad with the model's padding colour: black "
+                        "for GLEAN), crop = centre crop to the model's "
+                        f'aspect ratio (default: {DEFAULT_RESIZE_MODE})')
+
+
+def check_resize_arguments(parser: argparse.ArgumentParser,
+                           args: argparse.Namespace) -> None:
+    """Refuse ``--resize-mode`` without ``--resize``; fill in the default."""
+    if args.resize_mode is not None and not args.resize:
+        parser.error('--resize-mode needs --resize')
+    args.resize_mode = args.resize_mode or DEFAULT_RESIZE_MODE
 
 
 def build_from_args(args: argparse.Namespace

@@ -11,40 +11,20 @@ import torch.nn as nn
 
 from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
                                InputSizeError, fit_input_shape,
-                               generator_shapes, init_generator,
-                               letterbox_value, matlab_resize, retouch,
-                               retouch_input, super_resolve,
-                               super_resolve_files)
+                               generator_shapes, letterbox_value,
+                               matlab_resize, retouch, retouch_input,
+                               super_resolve, super_resolve_files)
 from glean_plugin.apis import benchmark as bm
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
-from test_apis.tiny_car import (IN_SHAPE, OUT_SHAPE, SCALE, TINY_GENERATOR,
-                                save_checkpoint, write_config)
-from test_apis.tiny_glean import random_images
+from test_apis.tiny_car import (  # noqa: F401  (car, generator: fixtures)
+    IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, TINY_GENERATOR, car, generator,
+    image)
 
-# uint8 outputs of mathematically equal computations may round apart by one
-ROUNDING = 1
 FILL = (1, 2, 3)
 
 
-@pytest.fixture(scope='module')
-def car(tmp_path_factory):
-    """(config, checkpoint) of the tiny car model."""
-    folder = tmp_path_factory.mktemp('car')
-    return write_config(folder), save_checkpoint(folder / 'car.pth')
-
-
-@pytest.fixture(scope='module')
-def generator(car):
-    return init_generator(*car, device='cpu')
-
-
-def image(h, w, seed=0):
-    return random_images(1, size=h, width=w, seed=seed)[0]
-
-
 # ----------------------------------------------------------------- shapes
-
 def test_shapes_come_from_the_generator(generator):
     assert generator_shapes(generator) == (IN_SHAPE, OUT_SHAPE)
 

@@ -8,6 +8,7 @@ import functools
 import os.path as osp
 from typing import Dict
 
+import pytest
 import torch
 
 from glean_plugin.models import GLEANNet
@@ -44,3 +45,27 @@ def save_checkpoint(path: str) -> str:
     state = {f'generator.{k}': v for k, v in _generator_state().items()}
     torch.save({'state_dict': state, 'meta': {}}, str(path))
     return str(path)
+
+
+# uint8 outputs of mathematically equal computations may round apart by one
+ROUNDING = 1
+
+
+@pytest.fixture(scope='module')
+def car(tmp_path_factory):
+    """(config, checkpoint) of the tiny car model (import this fixture)."""
+    folder = tmp_path_factory.mktemp('car')
+    return write_config(folder), save_checkpoint(folder / 'car.pth')
+
+
+@pytest.fixture(scope='module')
+def generator(car):
+    """The tiny car generator, loaded as the tools load it."""
+    from glean_plugin.apis import init_generator
+    return init_generator(*car, device='cpu')
+
+
+def image(h: int, w: int, seed: int = 0):
+    """A uint8 (h, w, 3) random image."""
+    from test_apis.tiny_glean import random_images
+    return random_images(1, size=h, width=w, seed=seed)[0]

@@ -12,37 +12,18 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from glean_plugin.apis import (ImageQuality, fit_input_shape,
-                               init_generator, matlab_resize, super_resolve)
+from glean_plugin.apis import (ImageQuality, fit_input_shape, matlab_resize,
+                               super_resolve)
 from glean_plugin.datasets import matlab_downsample
 from helpers import PYTHON, REPO_ROOT, run_tool
-from test_apis.tiny_car import (IN_SHAPE, OUT_SHAPE, SCALE, save_checkpoint,
-                                write_config)
-from test_apis.tiny_glean import random_images
+from test_apis.tiny_car import (  # noqa: F401  (car, generator: fixtures)
+    IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, car, generator, image)
 from test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
                                     run_in_process, write_images)
 
 BENCHMARK = [PYTHON, osp.join(REPO_ROOT, 'tools', 'benchmark.py')]
-# uint8 outputs of mathematically equal computations may round apart by one
-ROUNDING = 1
 # GLEANNet's default pad_value (-1) with the car config's normalisation
 BLACK = (0, 0, 0)
-
-
-@pytest.fixture(scope='module')
-def car(tmp_path_factory):
-    """(config, checkpoint) of the tiny car model."""
-    folder = tmp_path_factory.mktemp('car')
-    return write_config(folder), save_checkpoint(folder / 'car.pth')
-
-
-@pytest.fixture(scope='module')
-def generator(car):
-    return init_generator(*car, device='cpu')
-
-
-def image(h, w, seed=0):
-    return random_images(1, size=h, width=w, seed=seed)[0]
 
 
 def max_diff(a, b) -> int:
