@@ -44,7 +44,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointMismatchError, UnsafeFileError
+from .checkpoint import (CheckpointMismatchError, UnsafeFileError,
+                         incomplete_archive_hint)
 
 __all__ = ['RestrictedUnpickler', 'UnsafeFileError',
            'file_kind', 'install_mmengine_checkpoint_loaders',
@@ -147,9 +148,11 @@ def load_torch_file(source: Any,
             'plain pickles (NVIDIA network pickles) are read only by '
             'tools/convert_stylegan2.py')
     if kind == 'other':
+        why = incomplete_archive_hint(source) or (
+            'it is not a torch.save file (neither a zip archive nor a legacy '
+            'torch.save file)')
         raise CheckpointMismatchError(
-            f'could not read checkpoint {source!r}: it is not a torch.save '
-            'file (neither a zip archive nor a legacy torch.save file)')
+            f'could not read checkpoint {source!r}: {why}')
     with torch.serialization.safe_globals(list(extra_globals)):
         try:
             return torch.load(source, map_location=map_location,
