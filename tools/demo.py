@@ -173,7 +173,7 @@ def main() -> int:
     samples = demo.latest_samples(bank_cfg.work_dir)
     samples_path = osp.join(args.work_dir, 'stylegan2_samples.png')
     if samples:
-        demo.copy_file(samples, samples_path)
+        demo.copy_enlarged(samples, samples_path)
 
     durations = []
     generators = {}

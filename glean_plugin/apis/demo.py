@@ -9,7 +9,6 @@ beside MATLAB-like bicubic. ``tools/demo.py`` is the command line.
 import collections
 import os
 import os.path as osp
-import shutil
 import statistics
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from .generator import InferenceSettings
 from .inference import matlab_resize, super_resolve
 
 __all__ = ['BANK_KEYS', 'GleanVariant', 'GLEAN_VARIANTS', 'ProgressHook',
-           'bank_settings', 'copy_file', 'evaluate', 'labelled_grid',
+           'bank_settings', 'copy_enlarged', 'evaluate', 'labelled_grid',
            'latest_samples', 'train_stage', 'write_metrics',
            'write_side_by_side']
 
@@ -284,7 +283,14 @@ def latest_samples(work_dir: str) -> Optional[str]:
     return osp.join(folder, max(found)[1]) if found else None
 
 
-def copy_file(src: str, dst: str) -> None:
-    """Copy ``src`` to ``dst`` atomically."""
-    with open(src, 'rb') as fin, atomic_open(dst) as fout:
-        shutil.copyfileobj(fin, fout)
+def copy_enlarged(src: str, dst: str, min_side: int = MIN_TILE * 4) -> None:
+    """Copy the PNG ``src`` to ``dst`` atomically, enlarged (nearest, an
+    integer factor) until its shorter side is at least ``min_side``."""
+    import imageio.v3 as iio
+    img = iio.imread(src)
+    factor = max(1, -(-min_side // min(img.shape[:2])))
+    if img.ndim == 2:
+        img = img[..., None]
+    big = np.kron(img, np.ones((factor, factor, 1), img.dtype))
+    with atomic_open(dst) as f:
+        iio.imwrite(f, big, extension='.png')

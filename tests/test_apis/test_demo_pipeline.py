@@ -125,6 +125,16 @@ def test_latest_samples(tmp_path):
     assert demo.latest_samples(str(tmp_path)).endswith('iter_100.png')
 
 
+def test_samples_are_copied_enlarged(tmp_path):
+    src = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    iio.imwrite(tmp_path / 'a.png', src)
+    demo.copy_enlarged(str(tmp_path / 'a.png'), str(tmp_path / 'b.png'),
+                       min_side=9)
+    big = iio.imread(tmp_path / 'b.png')
+    assert big.shape == (10, 15, 3)  # factor 5: the short side 2 -> 10
+    assert (big[::5, ::5] == src).all() and (big[4::5, 4::5] == src).all()
+
+
 def test_bank_settings_take_what_glean_shares():
     cfg = Config(dict(model=dict(generator=dict(
         type='x', out_size=32, style_channels=16, num_mlps=3, lr_mlp=0.1))))
@@ -153,4 +163,5 @@ def test_demo_end_to_end(tmp_path):
     assert len({r['psnr'] for r in rows}) == 4  # four different models
     grid = iio.imread(work / 'side_by_side.png')
     assert grid.shape[1] == 6 * demo.MIN_TILE  # LR, 4 methods, GT
-    assert iio.imread(work / 'stylegan2_samples.png').ndim == 3
+    samples = iio.imread(work / 'stylegan2_samples.png')
+    assert min(samples.shape[:2]) >= 4 * demo.MIN_TILE
