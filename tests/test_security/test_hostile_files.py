@@ -60,11 +60,12 @@ def _interpreter_untouched():
     HistoryBuffer()  # mmengine fills in its own statistics on first use
     stats = dict(HistoryBuffer._statistics_methods)
     namespace_repr = argparse.Namespace.__repr__
-    safe = list(torch.serialization.get_safe_globals())
+    # torch keeps them in a set: the order may change, the members may not
+    safe = set(torch.serialization.get_safe_globals())
     yield
     assert HistoryBuffer._statistics_methods == stats
     assert argparse.Namespace.__repr__ is namespace_repr
-    assert list(torch.serialization.get_safe_globals()) == safe
+    assert set(torch.serialization.get_safe_globals()) == safe
 
 
 def test_the_payloads_are_real(tmp_path):
@@ -132,10 +133,10 @@ def test_import_leaves_torch_safe_globals_alone():
         from glean_plugin.compat import install_mmcv_ext_placeholder
         install_mmcv_ext_placeholder()  # so that MMagic imports first
         import mmengine.runner, mmagic.models  # their own additions
-        before = list(torch.serialization.get_safe_globals())
+        before = set(torch.serialization.get_safe_globals())
         import glean_plugin, glean_plugin.dropin
-        after = list(torch.serialization.get_safe_globals())
-        assert after == before, set(map(repr, after)) ^ set(map(repr, before))
+        after = set(torch.serialization.get_safe_globals())
+        assert after == before, set(map(repr, after ^ before))
         assert getattr not in after
         """)
 
