@@ -5,17 +5,13 @@ to run the plugin's own modules on another device. MMagic's reference modules
 always run on CPU: without compiled mmcv ops their CUDA path cannot run.
 """
 import os
-import sys
 
 import pytest
 import torch
 
-# Make ``tests/helpers.py`` importable whatever pytest's import mode is.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import glean_plugin  # noqa: E402,F401  (installs the mmcv._ext placeholder first)
-from glean_plugin.datasets import build_demo_dataset  # noqa: E402
-from helpers import randomize_state_dict  # noqa: E402,F401
+import glean_plugin  # noqa: F401  (installs the mmcv._ext placeholder first)
+from glean_plugin.datasets import build_demo_dataset
+from tests.support.helpers import randomize_state_dict
 
 DEVICE_ENV = 'GLEAN_TEST_DEVICE'
 
@@ -38,7 +34,7 @@ def _seed():
 
 @pytest.fixture
 def randomize():
-    """``randomize(state_dict, seed=0)``: see ``helpers.randomize_state_dict``."""
+    """``randomize(state_dict, seed=0)``: see ``tests.support.helpers.randomize_state_dict``."""
     return randomize_state_dict
 
 

@@ -11,7 +11,7 @@ from glean_plugin import compat
 from glean_plugin.compat import (MissingCompiledOpError,
                                  install_mmcv_ext_placeholder,
                                  mmcv_has_compiled_ops)
-from helpers import run_python
+from tests.support.helpers import run_python
 
 EXT = 'mmcv._ext'
 

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from glean_plugin.registry import MODELS
-from helpers import REPO_ROOT
+from tests.support.helpers import REPO_ROOT
 
 ABLATIONS = sorted(
     glob.glob(osp.join(REPO_ROOT, 'configs', 'ablations', '*.py')))

@@ -13,7 +13,7 @@ from mmagic.models.editors.stylegan2 import \
 from mmagic.registry import MODELS
 
 from glean_plugin import GLEANNet, StyleGAN2Generator
-from helpers import run_python, shapes
+from tests.support.helpers import run_python, shapes
 
 SMALL = dict(in_size=8, out_size=32, style_channels=16, num_rrdbs=1,
              rrdb_channels=8)

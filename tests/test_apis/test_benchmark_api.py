@@ -17,7 +17,7 @@ from glean_plugin.apis import (InferenceSettings, init_generator,
                                matlab_resize, super_resolve)
 from glean_plugin.apis import benchmark as bm
 from glean_plugin.datasets import matlab_downsample
-from test_apis.tiny_glean import (CONFIG, OUT_SIZE, SCALE, random_images,
+from tests.support.tiny_glean import (CONFIG, OUT_SIZE, SCALE, random_images,
                                   save_checkpoint)
 
 EDSR_CONFIG = 'mmagic::edsr/edsr_x4c64b16_1xb16-300k_div2k.py'

@@ -13,7 +13,7 @@ import pytest
 from mmengine.config import Config
 
 from glean_plugin.apis import demo
-from helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'demo.py')
 METHODS = ['bicubic', 'GLEAN (trained bank)', 'GLEAN (random bank)',

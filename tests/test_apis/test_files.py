@@ -13,7 +13,7 @@ from glean_plugin.apis import (InputResizedWarning, InputSizeError,
                                read_image, retouch_file, super_resolve,
                                super_resolve_files, write_png_atomic)
 from glean_plugin.datasets import matlab_downsample
-from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
+from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
 
 # a umask that differs from mkstemp's 0o600, and the mode it gives

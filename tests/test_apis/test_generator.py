@@ -8,7 +8,7 @@ from glean_plugin.apis import (InferenceSettings, init_generator,
                                resolve_device)
 from glean_plugin.checkpoint import CheckpointMismatchError
 from glean_plugin.models import GLEANNet
-from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, generator_state,
+from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, generator_state,
                                   model_state, save_checkpoint)
 
 

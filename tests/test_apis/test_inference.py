@@ -8,7 +8,7 @@ from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
                                init_generator, matlab_resize, retouch,
                                retouch_input, super_resolve)
 from glean_plugin.datasets import matlab_downsample
-from test_apis.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
+from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
                                   random_images, save_checkpoint)
 
 # uint8 outputs of mathematically equal computations may round apart by one

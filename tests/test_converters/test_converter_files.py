@@ -10,7 +10,7 @@ import torch.nn as nn
 from glean_plugin.checkpoint import CheckpointMismatchError
 from glean_plugin.converters import (PersistentObject, load_stylegan2_source,
                                      module_state, save_checkpoint)
-from test_converters import stylegan2_sources as src
+from tests.support import stylegan2_sources as src
 
 
 class _Foreign:

@@ -18,7 +18,7 @@ from glean_plugin.datasets import (get_preset, matlab_downsample,
                                    matlab_resize, prepare_dataset,
                                    prepare_sr_folders)
 from glean_plugin.datasets.prepare import IncompleteDatasetError
-from helpers import REPO_ROOT
+from tests.support.helpers import REPO_ROOT
 
 
 def _cubic(x):

@@ -14,7 +14,7 @@ from PIL import Image
 from glean_plugin.datasets import (PRESETS, DatasetPreset, get_preset,
                                    matlab_downsample, matlab_resize,
                                    prepare_dataset)
-from helpers import REPO_ROOT
+from tests.support.helpers import REPO_ROOT
 
 # Which presets a config's train and val loaders read.
 CONFIG_PRESETS = {

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from glean_plugin.engine import FiniteLossHook
 from glean_plugin.engine.launch import add_finite_loss_hook, load_tool_config
-from helpers import REPO_ROOT
+from tests.support.helpers import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_demo.py')
 # A leaf that sets its own custom_hooks: mmengine's inheritance replaces the

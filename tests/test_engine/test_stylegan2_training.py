@@ -14,7 +14,7 @@ from mmengine.runner import CheckpointLoader
 
 from glean_plugin import GLEANDiscriminator, GLEANNet, StyleGAN2Generator
 from glean_plugin.registry import MODELS
-from helpers import PYTHON, REPO_ROOT, run_python, run_tool
+from tests.support.helpers import PYTHON, REPO_ROOT, run_python, run_tool
 
 DEMO = 'configs/stylegan2_demo.py'
 FOLDER_256 = 'configs/stylegan2_folder_256.py'

@@ -6,7 +6,7 @@ import torch
 from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
 
 from glean_plugin import GLEANNet
-from helpers import randomize_state_dict, shapes
+from tests.support.helpers import randomize_state_dict, shapes
 
 STYLE = 16
 # 16 -> 64: encoder features fused at 4, 8, 16; bank features read by the

@@ -5,7 +5,7 @@ import torch
 from glean_plugin.checkpoint import CheckpointMismatchError
 from glean_plugin.models import GLEANDiscriminator
 from glean_plugin.registry import MODELS
-from helpers import assert_rel_close, randomize_state_dict
+from tests.support.helpers import assert_rel_close, randomize_state_dict
 
 
 def _mmagic_disc(**kwargs):

@@ -18,7 +18,7 @@ from mmagic.registry import MODELS
 
 from glean_plugin.models import GLEANDiscriminator
 from glean_plugin.models.layers import StyledConv, ToRGB
-from helpers import assert_rel_close, randomize_state_dict
+from tests.support.helpers import assert_rel_close, randomize_state_dict
 
 SIZE = 16
 STYLE = 8

@@ -11,7 +11,7 @@ from mmagic.registry import MODELS
 
 from glean_plugin import GLEANNet, StyleGAN2LatentBank
 from glean_plugin.checkpoint import CheckpointMismatchError
-from helpers import assert_rel_close, randomize_state_dict, rel_err, shapes
+from tests.support.helpers import assert_rel_close, randomize_state_dict, rel_err, shapes
 
 REL_TOL = 1e-4
 STYLE = 16

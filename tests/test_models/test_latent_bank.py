@@ -6,7 +6,7 @@ from mmagic.registry import MODELS
 
 from glean_plugin import StyleGAN2LatentBank
 from glean_plugin.models import stylegan2_channels
-from helpers import assert_rel_close, randomize_state_dict, shapes
+from tests.support.helpers import assert_rel_close, randomize_state_dict, shapes
 
 STYLE = 16
 REL_TOL = 1e-4

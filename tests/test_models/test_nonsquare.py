@@ -18,7 +18,7 @@ from PIL import Image
 from glean_plugin import GLEANDiscriminator, GLEANNet
 from glean_plugin.models.glean import center_crop, center_pad
 from glean_plugin.registry import MODELS
-from helpers import REPO_ROOT, randomize_state_dict, shapes
+from tests.support.helpers import REPO_ROOT, randomize_state_dict, shapes
 
 # 8 -> 64 bank; 6x8 inputs (the car's 48x64 / 8) give 48x64 outputs.
 TINY = dict(in_size=8, out_size=64, style_channels=16, num_rrdbs=1,

@@ -16,7 +16,7 @@ from glean_plugin.models.layers import (RRDB, RRDBFeatureExtractor,
                                         set_grad_checkpointing,
                                         to_channels_last_)
 from glean_plugin.ops.modulated_conv import GROUPED_MIN_PIXELS
-from helpers import assert_rel_close, randomize_state_dict
+from tests.support.helpers import assert_rel_close, randomize_state_dict
 
 REL_TOL = 1e-4
 STYLE = 16

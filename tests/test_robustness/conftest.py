@@ -2,7 +2,7 @@
 (``tiny_data`` comes from tests/conftest.py)."""
 import pytest
 
-from test_apis.tiny_glean import save_checkpoint
+from tests.support.tiny_glean import save_checkpoint
 
 
 @pytest.fixture(scope='session')

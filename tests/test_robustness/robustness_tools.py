@@ -18,7 +18,7 @@ from typing import Callable, List, Sequence, Tuple
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import ManagerMixin
 
-from helpers import REPO_ROOT
+from tests.support.helpers import REPO_ROOT
 
 PYTHON = sys.executable
 CONFIG = 'configs/glean_demo.py'

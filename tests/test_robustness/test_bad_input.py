@@ -33,12 +33,12 @@ from glean_plugin.engine.launch import ConfigError
 from glean_plugin.evaluation import IdentitySimilarity
 from glean_plugin.evaluation.lpips_metric import LPIPS
 from glean_plugin.models import GLEANNet, VGGPerceptualLoss
-from helpers import REPO_ROOT
-from robustness_tools import (CONFIG, PYTHON, assert_error, data_options,
+from tests.support.helpers import REPO_ROOT
+from tests.test_robustness.robustness_tools import (CONFIG, PYTHON, assert_error, data_options,
                               run, run_tool_in_process, train_args)
-from test_apis.tiny_glean import (IN_SIZE, OUT_SIZE, SCALE, random_images,
+from tests.support.tiny_glean import (IN_SIZE, OUT_SIZE, SCALE, random_images,
                                   save_checkpoint)
-from test_converters import stylegan2_sources
+from tests.support import stylegan2_sources
 
 IS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
 ROOT_SKIP = ('runs as root, where file permissions are not enforced; the '

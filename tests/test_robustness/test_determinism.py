@@ -1,6 +1,6 @@
 """Two CPU trainings of the demo config with the same seed log the same
 losses."""
-from robustness_tools import (LOSS_KEYS, PYTHON, read_scalars, start,
+from tests.test_robustness.robustness_tools import (LOSS_KEYS, PYTHON, read_scalars, start,
                               train_args, train_records)
 
 ITERS = 3

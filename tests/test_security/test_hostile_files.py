@@ -23,9 +23,9 @@ from glean_plugin.converters import load_stylegan2_source
 from glean_plugin.models import GLEANDiscriminator, GLEANNet
 from glean_plugin.serialization import (load_torch_file,
                                         mmengine_checkpoint_globals)
-from helpers import PYTHON, REPO_ROOT, data_options, run_python, run_tool
-from test_apis.tiny_glean import CONFIG, IN_SIZE, random_images
-from test_security import hostile_files
+from tests.support.helpers import PYTHON, REPO_ROOT, data_options, run_python, run_tool
+from tests.support.tiny_glean import CONFIG, IN_SIZE, random_images
+from tests.test_security import hostile_files
 
 DRIVER = osp.join(osp.dirname(osp.abspath(__file__)), 'tool_driver.py')
 TINY_GLEAN = dict(in_size=IN_SIZE, out_size=32, style_channels=32,
@@ -74,8 +74,7 @@ def test_the_payloads_are_real(tmp_path):
     folder = str(tmp_path)
     run_python(f"""
         import argparse, os, pickle, sys, time
-        sys.path.insert(0, {osp.join(REPO_ROOT, 'tests')!r})
-        from test_security import hostile_files
+        from tests.test_security import hostile_files
         for f in hostile_files.write_all({folder!r}, formats=('pickle', )):
             original = argparse.Namespace.__repr__
             with open(f.path, 'rb') as fp:

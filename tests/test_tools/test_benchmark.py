@@ -20,12 +20,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 from glean_plugin.apis import matlab_resize, read_image
 from glean_plugin import cli
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.registry import MODELS
-from test_apis.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
+from tests.support.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'benchmark.py')
 EDSR_BASE = 'mmagic::edsr/edsr_x4c64b16_1xb16-300k_div2k.py'

@@ -12,7 +12,7 @@ import os.path as osp
 import pytest
 import torch
 
-from helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_speed.py')
 # MMagic's GLEAN has no channel cap: 8->16 with one RRDB and small latents is

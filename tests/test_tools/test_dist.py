@@ -8,8 +8,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from helpers import PYTHON, REPO_ROOT, data_options, run_tool
-from test_train_test import CONFIG, SHORT, read_scalars
+from tests.support.helpers import PYTHON, REPO_ROOT, data_options, run_tool
+from tests.test_tools.test_train_test import CONFIG, SHORT, read_scalars
 
 
 def _free_port():

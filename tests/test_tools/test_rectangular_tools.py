@@ -15,10 +15,10 @@ import pytest
 from glean_plugin.apis import (ImageQuality, fit_input_shape, matlab_resize,
                                super_resolve)
 from glean_plugin.datasets import matlab_downsample
-from helpers import PYTHON, REPO_ROOT, run_tool
-from test_apis.tiny_car import (  # noqa: F401  (car, generator: fixtures)
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.tiny_car import (  # noqa: F401  (car, generator: fixtures)
     IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, car, generator, image)
-from test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
+from tests.test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
                                     run_in_process, write_images)
 
 BENCHMARK = [PYTHON, osp.join(REPO_ROOT, 'tools', 'benchmark.py')]

@@ -11,8 +11,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import CheckpointLoader, Runner
 
-from helpers import PYTHON, REPO_ROOT, data_options, run_tool
-from test_apis.tiny_glean import save_checkpoint
+from tests.support.helpers import PYTHON, REPO_ROOT, data_options, run_tool
+from tests.support.tiny_glean import save_checkpoint
 
 CONFIG = 'configs/glean_demo.py'
 SHORT = ['default_hooks.logger.interval=1', 'train_cfg.val_interval=2',

@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple
 import imageio.v3 as iio
 
 from glean_plugin import cli
-from helpers import PYTHON, REPO_ROOT
+from tests.support.helpers import PYTHON, REPO_ROOT
 
 INFER = [PYTHON, 'tools/infer.py']
 RETOUCH = [PYTHON, 'tools/retouch.py']

@@ -7,7 +7,7 @@ from typing import Dict, Mapping, Optional
 
 import torch
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Keys whose default initialisation is a constant (biases at 0 or 1, noise
 # weights at 0): these get noise so that every parameter matters.

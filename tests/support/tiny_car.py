@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from glean_plugin.models import GLEANNet
-from helpers import REPO_ROOT, randomize_state_dict
+from tests.support.helpers import REPO_ROOT, randomize_state_dict
 
 CAR_CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_car_8x.py')
 # (height, width): the car's 48x64 -> 384x512 divided by 8

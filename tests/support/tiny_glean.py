@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from glean_plugin.registry import MODELS
-from helpers import REPO_ROOT, randomize_state_dict
+from tests.support.helpers import REPO_ROOT, randomize_state_dict
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_demo.py')
 IN_SIZE, OUT_SIZE = 8, 32
