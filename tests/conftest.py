@@ -34,7 +34,8 @@ def _seed():
 
 @pytest.fixture
 def randomize():
-    """``randomize(state_dict, seed=0)``: see ``tests.support.helpers.randomize_state_dict``."""
+    """``randomize(state_dict, seed=0)``: see
+    ``tests.support.helpers.randomize_state_dict``."""
     return randomize_state_dict
 
 

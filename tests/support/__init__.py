@@ -1,1 +1,1 @@
-"""Shared helpers and fixtures of the test suite (imported as tests.support.*)."""
+"""Shared helpers and fixtures of the test suite (``tests.support.*``)."""

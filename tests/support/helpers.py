@@ -7,7 +7,8 @@ from typing import Dict, Mapping, Optional
 
 import torch
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Keys whose default initialisation is a constant (biases at 0 or 1, noise
 # weights at 0): these get noise so that every parameter matters.
@@ -31,7 +32,8 @@ def randomize_state_dict(state: Mapping[str, torch.Tensor],
         value = value.detach().clone()
         if value.is_floating_point() and any(p in key
                                              for p in RANDOMIZED_KEY_PARTS):
-            noise = torch.randn(value.shape, generator=gen, dtype=torch.float64)
+            noise = torch.randn(value.shape, generator=gen,
+                                dtype=torch.float64)
             value = value + (std * noise).to(value.dtype).to(value.device)
         out[key] = value
     return out
@@ -89,7 +91,7 @@ PYTHON = sys.executable
 
 
 def data_options(root: str) -> list:
-    """--cfg-options pointing configs/glean_demo.py at the demo data ``root``."""
+    """--cfg-options pointing configs/glean_demo.py at the data ``root``."""
     return [
         f'train_dataloader.dataset.data_root={root}/train',
         f'val_dataloader.dataset.data_root={root}/val',

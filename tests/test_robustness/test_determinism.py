@@ -1,11 +1,20 @@
 """Two CPU trainings of the demo config with the same seed log the same
 losses."""
-from tests.test_robustness.robustness_tools import (LOSS_KEYS, PYTHON, read_scalars, start,
-                              train_args, train_records)
+import pytest
+
+from tests.test_robustness.robustness_tools import (
+    LOSS_KEYS,
+    PYTHON,
+    read_scalars,
+    start,
+    train_args,
+    train_records,
+)
 
 ITERS = 3
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_losses(tmp_path, tiny_data):
     runs = []
     for i in range(2):  # side by side: half the wall time

@@ -13,9 +13,9 @@ import torch
 
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.engine.hooks import AtomicLocalBackend
-from tests.test_robustness.robustness_tools import run_tool_in_process
-from tests.support.tiny_glean import OUT_SIZE, SCALE, random_images
 from tests.support import stylegan2_sources
+from tests.support.tiny_glean import OUT_SIZE, SCALE, random_images
+from tests.test_robustness.robustness_tools import run_tool_in_process
 
 # (umask, the mode a new file gets, the mode a new folder gets)
 UMASKS = [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]

@@ -12,10 +12,21 @@ from mmengine.runner import Runner
 
 from glean_plugin.fileio import partial_files
 from tests.support.helpers import REPO_ROOT
-from tests.test_robustness.robustness_tools import (CONFIG, FAULTY_TRAIN, PYTHON, data_options,
-                              isolate_mmengine_globals, last_checkpoint,
-                              load_checkpoint, read_scalars, run, start,
-                              train_args, train_records, wait_for)
+from tests.test_robustness.robustness_tools import (
+    CONFIG,
+    FAULTY_TRAIN,
+    PYTHON,
+    data_options,
+    isolate_mmengine_globals,
+    last_checkpoint,
+    load_checkpoint,
+    read_scalars,
+    run,
+    start,
+    train_args,
+    train_records,
+    wait_for,
+)
 
 OPTIMIZERS = ('generator', 'discriminator')
 
@@ -63,6 +74,7 @@ def assert_same_state(runner, ckpt) -> None:
             ckpt['param_schedulers'][name], name
 
 
+@pytest.mark.slow
 def test_sigkill_after_first_checkpoint_then_resume(tmp_path, tiny_data,
                                                     monkeypatch):
     work, log = str(tmp_path / 'run'), str(tmp_path / 'first.log')
@@ -108,6 +120,7 @@ def test_sigkill_after_first_checkpoint_then_resume(tmp_path, tiny_data,
     assert load_checkpoint(final)['meta']['iter'] == done + 2
 
 
+@pytest.mark.slow
 def test_sigkill_while_writing_a_checkpoint(tmp_path, tiny_data):
     work, log = str(tmp_path / 'run'), str(tmp_path / 'first.log')
     marker = str(tmp_path / 'stalled')

@@ -3,16 +3,27 @@ saved; the last good checkpoint stays intact and loads."""
 import os
 import os.path as osp
 
+import pytest
 import torch
 
 from glean_plugin.apis import init_generator
 from glean_plugin.fileio import partial_files
 from tests.support.helpers import REPO_ROOT
-from tests.test_robustness.robustness_tools import (CONFIG, FAULTY_TRAIN, PYTHON, assert_error,
-                              last_checkpoint, load_checkpoint, read_scalars,
-                              run, train_args, train_records)
+from tests.test_robustness.robustness_tools import (
+    CONFIG,
+    FAULTY_TRAIN,
+    PYTHON,
+    assert_error,
+    last_checkpoint,
+    load_checkpoint,
+    read_scalars,
+    run,
+    train_args,
+    train_records,
+)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(
         tmp_path, tiny_data):
     work = str(tmp_path / 'run')
@@ -40,6 +51,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_checkpoint(
     assert all(torch.isfinite(p).all() for p in generator.parameters())
 
 
+@pytest.mark.slow
 def test_leaf_with_its_own_custom_hooks_still_stops(tmp_path, tiny_data):
     """mmengine's inheritance replaces custom_hooks: the tools add
     FiniteLossHook back, so a leaf's own hooks do not switch it off."""
