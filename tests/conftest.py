@@ -13,6 +13,9 @@ import glean_plugin  # noqa: F401  (installs the mmcv._ext placeholder first)
 from glean_plugin.datasets import build_demo_dataset
 from tests.support.helpers import randomize_state_dict
 
+# The tiny car model's fixtures (car, generator), for every folder.
+pytest_plugins = ('tests.support.tiny_car', )
+
 DEVICE_ENV = 'GLEAN_TEST_DEVICE'
 
 

@@ -2,7 +2,7 @@
 channel table and the car's shapes divided by 8 (6x8 -> 48x64, height x
 width), written as a config file and a checkpoint for the tools.
 
-Import as ``from test_apis.tiny_car import ...`` (``tests/`` is on the path).
+Import as ``from tests.support.tiny_car import ...``.
 """
 import functools
 import os.path as osp
@@ -53,7 +53,7 @@ ROUNDING = 1
 
 @pytest.fixture(scope='module')
 def car(tmp_path_factory):
-    """(config, checkpoint) of the tiny car model (import this fixture)."""
+    """(config, checkpoint) of the tiny car model (a fixture of every test)."""
     folder = tmp_path_factory.mktemp('car')
     return write_config(folder), save_checkpoint(folder / 'car.pth')
 
@@ -67,5 +67,5 @@ def generator(car):
 
 def image(h: int, w: int, seed: int = 0):
     """A uint8 (h, w, 3) random image."""
-    from test_apis.tiny_glean import random_images
+    from tests.support.tiny_glean import random_images
     return random_images(1, size=h, width=w, seed=seed)[0]

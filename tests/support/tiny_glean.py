@@ -1,7 +1,7 @@
 """A tiny GLEAN checkpoint (configs/glean_demo.py, 8 -> 32) saved straight
 from a freshly built model, so that inference tests need no training.
 
-Import as ``from test_apis.tiny_glean import ...`` (``tests/`` is on the path).
+Import as ``from tests.support.tiny_glean import ...``.
 """
 import functools
 import os.path as osp

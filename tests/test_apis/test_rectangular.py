@@ -17,9 +17,8 @@ from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
 from glean_plugin.apis import benchmark as bm
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
-from tests.support.tiny_car import (  # noqa: F401  (car, generator: fixtures)
-    IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, TINY_GENERATOR, car, generator,
-    image)
+from tests.support.tiny_car import (IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE,
+                                    TINY_GENERATOR, image)
 
 FILL = (1, 2, 3)
 

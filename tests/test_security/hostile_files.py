@@ -2,9 +2,9 @@
 marker file) or change the interpreter's classes if it were unpickled
 without restriction.
 
-Import as ``from test_security import hostile_files`` (``tests/`` is on the
-path). ``write_all(folder)`` writes every kind in every format it comes in
-and returns ``HostileFile`` records: the file, its marker, and the text the
+Import as ``from tests.test_security import hostile_files``.
+``write_all(folder)`` writes every kind in every format it comes in and
+returns ``HostileFile`` records: the file, its marker, and the text the
 refusal must name.
 """
 import argparse
