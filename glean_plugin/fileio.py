@@ -9,7 +9,8 @@ import os.path as osp
 import uuid
 from typing import IO, Iterator, List
 
-__all__ = ['PARTIAL_SUFFIX', 'atomic_open', 'partial_files', 'write_atomic']
+__all__ = ['PARTIAL_SUFFIX', 'atomic_open', 'link_atomic', 'partial_files',
+           'replace_durable', 'write_atomic']
 
 # Temporary files are '.<name>.<random>.partial' beside their target: hidden,
 # never matched by globs such as 'iter_*.pth', and found by ``partial_files``.
@@ -35,6 +36,13 @@ def _fsync_dir(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _partial_name(path: str) -> str:
+    """A new temporary name beside ``path`` (see ``PARTIAL_SUFFIX``)."""
+    folder, name = osp.split(osp.abspath(path))
+    return osp.join(folder, f'.{name}.{uuid.uuid4().hex[:_RANDOM_CHARS]}'
+                    f'{PARTIAL_SUFFIX}')
 
 
 @contextlib.contextmanager
@@ -68,8 +76,7 @@ def atomic_open(path: str, mode: str = 'wb') -> Iterator[IO]:
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.'
-                   f'{uuid.uuid4().hex[:_RANDOM_CHARS]}{PARTIAL_SUFFIX}')
+    tmp = _partial_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
     try:
         text = {'encoding': 'utf-8'} if mode == 'w' else {}
@@ -94,6 +101,40 @@ def write_atomic(path: str, data: bytes) -> None:
     """
     with atomic_open(path, 'wb') as f:
         f.write(data)
+
+
+def replace_durable(src: str, dst: str) -> None:
+    """``os.replace(src, dst)`` (a file or a folder), then fsync ``dst``'s
+    folder so that the rename survives a crash.
+
+    Args:
+        src (str): the complete file or folder, on ``dst``'s file system.
+        dst (str): its final name; replaced if it is a file (or an empty
+            folder).
+    """
+    os.replace(src, dst)
+    _fsync_dir(osp.dirname(osp.abspath(dst)))
+
+
+def link_atomic(src: str, path: str) -> None:
+    """Hard-link ``src`` as ``path``, replacing ``path`` atomically.
+
+    Args:
+        src (str): an existing file.
+        path (str): the new name; its folder must exist.
+
+    Raises:
+        OSError: hard links are not possible here (another file system, a
+            file system without them); nothing is left behind.
+    """
+    tmp = _partial_name(path)
+    os.link(src, tmp)
+    try:
+        replace_durable(tmp, path)
+    except BaseException:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def partial_files(folder: str) -> List[str]:

@@ -73,3 +73,51 @@ def test_bad_mode(tmp_path):
         with atomic_open(str(tmp_path / 'x'), 'a'):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def _fsynced_folders(monkeypatch):
+    """Record the folders ``fileio`` fsyncs."""
+    import glean_plugin.fileio as fileio
+    synced = []
+    real = fileio._fsync_dir
+    monkeypatch.setattr(fileio, '_fsync_dir',
+                        lambda folder: (synced.append(folder), real(folder)))
+    return synced
+
+
+def test_atomic_open_fsyncs_the_folder(tmp_path, monkeypatch):
+    synced = _fsynced_folders(monkeypatch)
+    with atomic_open(str(tmp_path / 'a.bin')) as f:
+        f.write(b'x')
+    assert synced == [str(tmp_path)]
+
+
+def test_link_atomic_replaces_and_syncs(tmp_path, monkeypatch):
+    from glean_plugin.fileio import link_atomic
+    src, dst = tmp_path / 'src.bin', tmp_path / 'dst.bin'
+    src.write_bytes(b'new')
+    dst.write_bytes(b'old')
+    synced = _fsynced_folders(monkeypatch)
+    link_atomic(str(src), str(dst))
+    assert dst.read_bytes() == b'new'
+    assert os.stat(src).st_ino == os.stat(dst).st_ino
+    assert synced == [str(tmp_path)]
+    assert partial_files(str(tmp_path)) == []
+
+
+def test_link_atomic_failure_leaves_nothing(tmp_path):
+    from glean_plugin.fileio import link_atomic
+    with pytest.raises(FileNotFoundError):
+        link_atomic(str(tmp_path / 'missing'), str(tmp_path / 'dst'))
+    assert os.listdir(tmp_path) == []
+
+
+def test_replace_durable_moves_a_folder(tmp_path, monkeypatch):
+    from glean_plugin.fileio import replace_durable
+    (tmp_path / 'tmp').mkdir()
+    (tmp_path / 'tmp' / 'f').write_bytes(b'1')
+    synced = _fsynced_folders(monkeypatch)
+    replace_durable(str(tmp_path / 'tmp'), str(tmp_path / 'final'))
+    assert (tmp_path / 'final' / 'f').read_bytes() == b'1'
+    assert not (tmp_path / 'tmp').exists()
+    assert synced == [str(tmp_path)]

@@ -20,7 +20,8 @@ from mmengine.hooks import Hook
 
 from ..fileio import atomic_open
 from .generator import InferenceSettings
-from .inference import matlab_resize, super_resolve
+from ..image import matlab_resize, write_png_atomic
+from .inference import super_resolve
 
 __all__ = ['BANK_KEYS', 'GleanVariant', 'GLEAN_VARIANTS', 'ProgressHook',
            'bank_settings', 'copy_enlarged', 'evaluate', 'labelled_grid',
@@ -243,9 +244,7 @@ def write_side_by_side(path: str,
                        columns: Sequence[Tuple[str, Sequence[np.ndarray]]],
                        rows: Sequence[int]) -> None:
     """``labelled_grid(columns, rows)`` as a PNG, written atomically."""
-    import imageio.v3 as iio
-    with atomic_open(path) as f:
-        iio.imwrite(f, labelled_grid(columns, rows), extension='.png')
+    write_png_atomic(path, labelled_grid(columns, rows))
 
 
 def write_metrics(work_dir: str, rows: Sequence[dict], note: str
@@ -291,6 +290,5 @@ def copy_enlarged(src: str, dst: str, min_side: int = MIN_TILE * 4) -> None:
     factor = max(1, -(-min_side // min(img.shape[:2])))
     if img.ndim == 2:
         img = img[..., None]
-    big = np.kron(img, np.ones((factor, factor, 1), img.dtype))
-    with atomic_open(dst) as f:
-        iio.imwrite(f, big, extension='.png')
+    write_png_atomic(dst, np.kron(img, np.ones((factor, factor, 1),
+                                               img.dtype)))

@@ -21,7 +21,8 @@ from mmengine.utils import ProgressBar
 
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
-from ..fileio import atomic_open
+from ..image import PNG_EXTENSION as OUTPUT_EXTENSION
+from ..image import write_png_atomic
 from .generator import InferenceSettings
 from .inference import (DEFAULT_RESIZE_MODE, InputSizeError,
                         check_resize_mode, fit_input_shape, format_shape,
@@ -32,7 +33,6 @@ __all__ = ['InferenceSummary', 'InputSkippedWarning', 'collect_images',
            'lr_path_for', 'plan_outputs', 'read_image', 'retouch_file',
            'super_resolve_files', 'write_png_atomic']
 
-OUTPUT_EXTENSION = '.png'
 LR_SUFFIX = '_lr'
 # JPEG start-of-image marker: OpenCV decodes a truncated JPEG without an
 # error (the missing rows come out grey), so JPEGs are checked for it.
@@ -114,17 +114,6 @@ def read_image(path: str,
     if img.dtype != np.uint8:
         raise ValueError(f'{path!r}: expected an 8-bit image, got {img.dtype}')
     return img
-
-
-def write_png_atomic(path: str, img: np.ndarray) -> None:
-    """Write a uint8 (H, W, C) RGB image as PNG through
-    ``fileio.atomic_open``: readers never see a half-written file, and the
-    file gets the user's normal mode (umask)."""
-    import imageio.v3 as iio
-    data = iio.imwrite('<bytes>', img[..., 0] if img.shape[2] == 1 else img,
-                       extension=OUTPUT_EXTENSION)
-    with atomic_open(path, 'wb') as f:
-        f.write(data)
 
 
 def collect_images(input_path: str) -> Tuple[List[str], List[str]]:

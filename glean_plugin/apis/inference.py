@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..datasets.prepare import matlab_downsample
+from ..image import (MAX_VALUE, check_image, images_to_tensor,
+                     matlab_downsample, matlab_resize, tensor_to_images)
 from .generator import InferenceSettings
 
 __all__ = ['DEFAULT_RESIZE_MODE', 'RESIZE_MODES', 'InputResizedWarning',
@@ -20,8 +21,6 @@ __all__ = ['DEFAULT_RESIZE_MODE', 'RESIZE_MODES', 'InputResizedWarning',
            'format_shape', 'generator_shapes', 'letterbox_value',
            'matlab_resize', 'retouch', 'retouch_input', 'super_resolve']
 
-# uint8 image range
-MAX_VALUE = 255
 # How an image of another aspect ratio than the model's input is fitted:
 # 'pad' letterboxes (resize to fit inside, pad with the model's pad value),
 # 'crop' takes the centred window of the model's aspect ratio, then resizes.
@@ -40,16 +39,6 @@ class InputSizeError(ValueError):
 
 class InputResizedWarning(UserWarning):
     """An input was resized to the size the model takes."""
-
-
-def _check_image(img, name: str) -> None:
-    if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
-        got = (f'ndarray of {img.dtype}' if isinstance(img, np.ndarray) else
-               type(img).__name__)
-        raise TypeError(f'{name}: expected a uint8 ndarray, got {got}')
-    if img.ndim != 3:
-        raise ValueError(f'{name}: expected an (H, W, C) image, got shape '
-                         f'{img.shape}')
 
 
 def format_shape(shape: Sequence[int]) -> str:
@@ -74,28 +63,6 @@ def check_resize_mode(resize_mode: str) -> None:
     if resize_mode not in RESIZE_MODES:
         raise ValueError(f'resize_mode must be one of {RESIZE_MODES}, got '
                          f'{resize_mode!r}')
-
-
-def matlab_resize(img: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    """MATLAB-like bicubic resize (anti-aliased when shrinking) to a size.
-
-    Uses MMagic's ``MATLABLikeResize`` with per-axis sizes; each axis has its
-    own factor, so the aspect ratio changes if the sizes say so
-    (``fit_input_shape`` keeps it).
-
-    Args:
-        img (ndarray): uint8 (H, W, C).
-        size (tuple[int, int]): output (height, width).
-
-    Returns:
-        ndarray: uint8 (height, width, C), rounded as MATLAB does.
-    """
-    from mmagic.datasets.transforms import MATLABLikeResize
-    _check_image(img, 'image')
-    out = MATLABLikeResize(keys=['img'], output_shape=tuple(size))(
-        {'img': img.astype(np.float64) / MAX_VALUE})['img']
-    out = np.clip(np.round(out * MAX_VALUE), 0, MAX_VALUE).astype(np.uint8)
-    return out.reshape(size[0], size[1], img.shape[2])
 
 
 def _fill_pixel(fill: Sequence[int], channels: int) -> np.ndarray:
@@ -183,7 +150,7 @@ def fit_input_shape(img: np.ndarray,
         InputSizeError: the shape differs and ``resize`` is False.
         ValueError: a bad ``shape``, ``resize_mode`` or ``fill``.
     """
-    _check_image(img, name)
+    check_image(img, name)
     check_resize_mode(resize_mode)
     shape = _as_shape(shape, 'shape')
     if img.shape[:2] == shape:
@@ -290,26 +257,15 @@ def super_resolve(generator: nn.Module,
     for i, img in enumerate(images):
         fit_input_shape(img, in_shape, resize=False, name=f'images[{i}]')
     param = next(generator.parameters())
-    shape = (1, -1, 1, 1)
-    mean = torch.tensor(settings.mean, dtype=param.dtype,
-                        device=param.device).view(shape)
-    std = torch.tensor(settings.std, dtype=param.dtype,
-                       device=param.device).view(shape)
-    flip = settings.channel_order == 'bgr'
+    norm = dict(mean=settings.mean, std=settings.std,
+                channel_order=settings.channel_order)
     outputs = []
     for start in range(0, len(images), batch_size):
-        batch = np.stack(images[start:start + batch_size])
-        if flip:
-            batch = batch[..., ::-1]
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(param.device)
-        x = x.permute(0, 3, 1, 2).to(param.dtype)
+        x = images_to_tensor(images[start:start + batch_size], **norm,
+                             dtype=param.dtype, device=param.device)
         with torch.inference_mode():
-            y = generator((x - mean) / std) * std + mean
-        y = y.clamp(0, MAX_VALUE).round().to(torch.uint8)
-        y = y.permute(0, 2, 3, 1).cpu().numpy()
-        if flip:
-            y = y[..., ::-1]
-        outputs.extend(np.ascontiguousarray(im) for im in y)
+            y = generator(x)
+        outputs.extend(tensor_to_images(y, **norm))
     return outputs
 
 
@@ -344,7 +300,7 @@ def retouch_input(edited: np.ndarray,
             False.
         ValueError: a bad ``in_shape``, ``resize_mode`` or ``fill``.
     """
-    _check_image(edited, name)
+    check_image(edited, name)
     check_resize_mode(resize_mode)
     in_h, in_w = in_shape = _as_shape(in_shape, 'in_shape')
     h, w = edited.shape[:2]

@@ -21,7 +21,9 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from .prepare import matlab_downsample, matlab_resize
+from ..fileio import atomic_open, replace_durable
+from ..image import (matlab_downsample, matlab_resize, to_uint8,
+                     write_png_atomic)
 
 __all__ = ['NUM_FACES', 'build_demo_dataset']
 
@@ -45,8 +47,7 @@ def _faces() -> np.ndarray:
 
 
 def _to_uint8_rgb(face: np.ndarray) -> np.ndarray:
-    out = np.clip(np.round(face * 255), 0, 255).astype(np.uint8)
-    return np.repeat(out[..., None], 3, axis=2)
+    return np.repeat(to_uint8(face)[..., None], 3, axis=2)
 
 
 def _crop(face: np.ndarray, gt_size: int, jitter: bool,
@@ -67,7 +68,6 @@ def _crop(face: np.ndarray, gt_size: int, jitter: bool,
 def _write_split(root: str, faces: np.ndarray, first: int,
                  crops_per_face: int, gt_size: int, scales: Sequence[int],
                  rng: np.random.Generator) -> int:
-    import imageio.v3 as iio
     os.makedirs(osp.join(root, 'GT'))
     for s in scales:
         os.makedirs(osp.join(root, f'BIx{s}_down'))
@@ -76,12 +76,12 @@ def _write_split(root: str, faces: np.ndarray, first: int,
         for k in range(crops_per_face):
             gt = _crop(face, gt_size, jitter=k > 0, rng=rng)
             fname = f'face{i:03d}_{k}.png'
-            iio.imwrite(osp.join(root, 'GT', fname), gt)
+            write_png_atomic(osp.join(root, 'GT', fname), gt)
             for s in scales:
-                iio.imwrite(osp.join(root, f'BIx{s}_down', fname),
-                            matlab_downsample(gt, s))
+                write_png_atomic(osp.join(root, f'BIx{s}_down', fname),
+                                 matlab_downsample(gt, s))
             files.append(fname)
-    with open(osp.join(root, META_FILE), 'w') as f:
+    with atomic_open(osp.join(root, META_FILE), 'w') as f:
         f.write(''.join(f'{fname}\n' for fname in files))
     return len(files)
 
@@ -144,7 +144,7 @@ def build_demo_dataset(root: str,
         }
         if osp.exists(root):
             shutil.rmtree(root)
-        os.replace(tmp, root)
+        replace_durable(tmp, root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -34,7 +34,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from ..checkpoint import format_key_list
-from ..fileio import atomic_open, partial_files
+from ..fileio import atomic_open, link_atomic, partial_files
+from ..image import matlab_downsample, matlab_resize, write_png_atomic
 from .presets import DatasetPreset
 
 __all__ = [
@@ -47,7 +48,8 @@ LMDB_DATA_FILE = 'data.mdb'
 # Images handed to the worker pool at a time (per worker): bounds the memory
 # an LMDB source's encoded images take while they wait.
 JOBS_PER_WORKER = 16
-# Temporary output names: hidden, so that no folder listing picks them up.
+# Temporary names that earlier versions left ('.<name>.tmp'); a resumed run
+# removes them with fileio's partial files.
 TMP_PREFIX, TMP_SUFFIX = '.', '.tmp'
 RESUME_HINT = ('complete outputs are kept and no meta-info file was '
                'written; fix the cause and rerun the same command with '
@@ -81,45 +83,6 @@ class IncompleteDatasetError(ValueError):
         super().__init__(message)
         self.failed = dict(failed)
         self.done = done
-
-
-def _to_uint8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
-
-
-def matlab_downsample(img: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-like bicubic downsampling of a uint8 (H, W, C) image.
-
-    Args:
-        img (ndarray): uint8 image, H and W divisible by ``scale``.
-        scale (int): downsampling factor.
-
-    Returns:
-        ndarray: uint8 (H / scale, W / scale, C), rounded as MATLAB does.
-    """
-    from mmagic.datasets.transforms import MATLABLikeResize
-    out = MATLABLikeResize(keys=['img'], scale=1 / scale)(
-        {'img': img.astype(np.float64) / 255.})['img']
-    return _to_uint8(out)
-
-
-def matlab_resize(img: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
-    """MATLAB-like bicubic resize of a uint8 (H, W, C) image to ``shape``.
-
-    Anti-aliased when shrinking, as MATLAB's ``imresize``; each axis is
-    scaled on its own (the aspect ratio changes if ``shape`` asks so).
-
-    Args:
-        img (ndarray): uint8 (H, W, C).
-        shape (tuple[int, int]): output (height, width).
-
-    Returns:
-        ndarray: uint8 (height, width, C).
-    """
-    from mmagic.datasets.transforms import MATLABLikeResize
-    out = MATLABLikeResize(keys=['img'], output_shape=tuple(shape))(
-        {'img': img.astype(np.float64) / 255.})['img']
-    return _to_uint8(out)
 
 
 def _natural_key(name: str) -> list:
@@ -309,31 +272,14 @@ def _fit(img: np.ndarray, shape: Optional[Tuple[int, int]], fit: str,
     return matlab_resize(img, shape)
 
 
-def _tmp_path(path: str) -> str:
-    folder, name = osp.split(path)
-    return osp.join(folder, f'{TMP_PREFIX}{name}{TMP_SUFFIX}')
-
-
-def _write_png(path: str, img: np.ndarray) -> None:
-    """Write a PNG through ``atomic_open``: no half-written files."""
-    from PIL import Image
-    with atomic_open(path) as f:
-        Image.fromarray(img).save(f, format='PNG')
-
-
 def _copy_file(src: str, path: str, link: bool) -> None:
     """Hard-link (if asked and possible) or copy ``src``, atomically."""
     if link:
-        tmp = _tmp_path(path)
         try:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            os.link(src, tmp)
-            os.replace(tmp, path)
+            link_atomic(src, path)
             return
         except OSError:  # another file system, or no hard links: copy
-            if osp.exists(tmp):
-                os.remove(tmp)
+            pass
     with open(src, 'rb') as source, atomic_open(path) as f:
         shutil.copyfileobj(source, f)
 
@@ -375,9 +321,10 @@ def _process(preset: DatasetPreset, out_root: str, link: bool, resume: bool,
             if copyable and gt is img:
                 _copy_file(payload, path, link)
             else:
-                _write_png(path, gt)
+                write_png_atomic(path, gt)
         else:
-            _write_png(path, matlab_downsample(gt, preset.lr_folders[folder]))
+            write_png_atomic(path,
+                             matlab_downsample(gt, preset.lr_folders[folder]))
     return f'{fname} ({h},{w},3)'
 
 
