@@ -1,22 +1,34 @@
 """Reading state dicts out of checkpoint files, with errors that say what is wrong."""
 import copy
+import functools
+import hashlib
 import os.path as osp
+import re
 import zipfile
-from typing import Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from urllib.parse import urlparse
 
 import torch
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ['CheckpointMismatchError', 'UnsafeFileError', 'init_weights_strict',
-           'load_state_dict_from_file', 'check_state_dict', 'format_key_list',
-           'incomplete_archive_hint', 'mismatch_error']
+__all__ = ['CheckpointHashError', 'CheckpointMismatchError', 'UnsafeFileError',
+           'check_hash_suffix', 'file_sha256', 'hash_suffix',
+           'init_weights_strict', 'load_state_dict_from_file',
+           'check_state_dict', 'format_key_list', 'incomplete_archive_hint',
+           'mismatch_error', 'with_hash_check']
 
 # How many key names an error message lists before summarising.
 MAX_LISTED_KEYS = 8
 # torch.save files (since torch 1.6) are zip archives; their directory is at
 # the end, so a truncated one starts as a zip but is not a valid one.
 ZIP_MAGIC = b'PK\x03\x04'
+# OpenMMLab's model-zoo names end in '-' and the first 8 hex digits (lower
+# case) of the file's sha256, before the extension:
+# glean_cat_8x_20210614-d3ac8683.pth. Other names are not checked.
+HASH_SUFFIX = re.compile(r'-([0-9a-f]{8})\.[A-Za-z0-9]+$')
+# Files are hashed in pieces of this size (never read whole into memory).
+HASH_CHUNK_BYTES = 1 << 20
 
 
 class CheckpointMismatchError(ValueError):
@@ -26,6 +38,11 @@ class CheckpointMismatchError(ValueError):
 class UnsafeFileError(CheckpointMismatchError):
     """A file asks for code (a global, a call, a state) that is never loaded
     from files (see ``glean_plugin.serialization``)."""
+
+
+class CheckpointHashError(CheckpointMismatchError):
+    """A checkpoint's content does not have the sha256 its name carries (a
+    truncated or wrong download)."""
 
 
 def format_key_list(keys: Iterable[str]) -> str:
@@ -49,6 +66,102 @@ def incomplete_archive_hint(path: str) -> str:
     return ('the file is incomplete: it starts as a torch.save archive but '
             'its end is missing or corrupt (an interrupted download, copy or '
             'save?)')
+
+
+def hash_suffix(filename: str) -> Optional[str]:
+    """The sha256 prefix an OpenMMLab model-zoo file name carries, or None.
+
+    Args:
+        filename (str): a path or URL; only its last component counts.
+
+    Returns:
+        str | None: the 8 lower-case hex digits between the last '-' and
+        the extension (``..._20210614-d3ac8683.pth`` -> ``'d3ac8683'``);
+        None for other names (upper case or another number of digits).
+    """
+    if '://' in filename:
+        filename = urlparse(filename).path
+    found = HASH_SUFFIX.search(osp.basename(filename))
+    return found.group(1) if found else None
+
+
+def file_sha256(path: str) -> str:
+    """Hex sha256 of a file, read in ``HASH_CHUNK_BYTES`` pieces."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(functools.partial(f.read, HASH_CHUNK_BYTES), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _local_copy(filename: str) -> Optional[str]:
+    """The file mmengine reads for ``filename``: the path itself; for an
+    http(s) URL, its copy in torch's hub cache (where mmengine's
+    ``load_from_http`` downloads to and reads from); None for other
+    schemes."""
+    if filename.startswith(('http://', 'https://')):
+        return osp.join(torch.hub.get_dir(), 'checkpoints',
+                        osp.basename(urlparse(filename).path))
+    if '://' in filename:
+        return None
+    return osp.expanduser(filename)
+
+
+def check_hash_suffix(filename: str) -> bool:
+    """Check that a hash-named checkpoint is the file its name promises.
+
+    A name with OpenMMLab's suffix (see :func:`hash_suffix`) must belong
+    to a file whose sha256 starts with those digits. The file is hashed in
+    pieces before anything reads it as a checkpoint. For an http(s) URL the
+    copy in torch's hub cache is checked, when there is one.
+
+    Args:
+        filename (str): a checkpoint path or URL, as mmengine takes it.
+
+    Returns:
+        bool: whether a file was checked (False for names without the
+        suffix, URLs not downloaded yet and other schemes).
+
+    Raises:
+        CheckpointHashError: the file's sha256 does not start with the
+            digits in its name; the message names the file and both hashes.
+    """
+    expected = hash_suffix(filename)
+    path = _local_copy(filename) if expected else None
+    if path is None or not osp.isfile(path):
+        return False
+    actual = file_sha256(path)
+    if not actual.startswith(expected):
+        copy = '' if path == filename else f' (downloaded from {filename!r})'
+        raise CheckpointHashError(
+            f'checkpoint {path!r}{copy} is not the file its name promises: '
+            f'the name carries sha256 prefix {expected}, the file\'s sha256 '
+            f'is {actual} ({osp.getsize(path)} bytes). A truncated or wrong '
+            'download? Delete the file and download it again')
+    return True
+
+
+def with_hash_check(loader: Callable[..., Any]) -> Callable[..., Any]:
+    """An mmengine checkpoint loader (``CheckpointLoader`` scheme) that runs
+    :func:`check_hash_suffix` on its file before loading it, and on the
+    downloaded copy after a download.
+
+    Args:
+        loader (callable): ``loader(filename, map_location, ...)``.
+
+    Returns:
+        callable: the checking loader (same name and attributes).
+    """
+
+    @functools.wraps(loader)
+    def checked(filename, *args, **kwargs):
+        was_checked = check_hash_suffix(filename)
+        checkpoint = loader(filename, *args, **kwargs)
+        if not was_checked and '://' in filename:
+            check_hash_suffix(filename)  # the call downloaded it
+        return checkpoint
+
+    return checked
 
 
 def load_state_dict_from_file(path: str,

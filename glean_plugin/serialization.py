@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from .checkpoint import (CheckpointMismatchError, UnsafeFileError,
-                         incomplete_archive_hint)
+                         incomplete_archive_hint, with_hash_check)
 
 __all__ = ['RestrictedUnpickler', 'UnsafeFileError',
            'file_kind', 'install_mmengine_checkpoint_loaders',
@@ -520,5 +520,6 @@ def install_mmengine_checkpoint_loaders() -> None:
         if getattr(loader, _WRAPPED, False):
             continue
         new = load_from_local if prefix == '' else _restricted(loader)
-        CheckpointLoader.register_scheme(prefix, new, force=True)
+        CheckpointLoader.register_scheme(prefix, with_hash_check(new),
+                                         force=True)
 
