@@ -1,4 +1,4 @@
-"""Make MMagic's own GLEAN names build this plugin's classes.
+"""Make MMagic's own GLEAN names build, and name, this plugin's classes.
 
 ``custom_imports = dict(imports=['glean_plugin.dropin'])`` lets MMagic's GLEAN
 and StyleGAN2 configs and checkpoints run unchanged on an mmcv without
@@ -6,12 +6,24 @@ compiled ops: ``GLEANStyleGANv2`` then builds :class:`glean_plugin.GLEANNet`,
 ``StyleGANv2Generator`` / ``StyleGAN2Generator`` build
 :class:`glean_plugin.StyleGAN2Generator`, and ``StyleGANv2Discriminator`` /
 ``StyleGAN2Discriminator`` build :class:`glean_plugin.GLEANDiscriminator`
-(same arguments, same state-dict keys). MMagic's classes stay importable from
-their modules. In MMagic's scope, ``Adam`` takes the ``betas=(0, b2)`` of
-MMagic's StyleGAN2 configs, which current PyTorch refuses (an int beside a
-float).
+(same arguments, same state-dict keys).
+
+MMagic's public names are rebound as well, so that ``isinstance`` checks in
+user code and in MMagic's code hold: every package under ``mmagic.models``
+that exports one of MMagic's classes (``mmagic.models.GLEANStyleGANv2``,
+``mmagic.models.editors.GLEANStyleGANv2``,
+``mmagic.models.editors.stylegan2.StyleGAN2Discriminator``, ...) names the
+plugin's class afterwards; :data:`REBOUND` lists them. The modules that
+define MMagic's classes keep them (their own code names them, e.g.
+``super(StyleGAN2Generator, self)``), and :data:`MMAGIC_CLASSES` maps each
+registry name to MMagic's original class, for comparisons.
+
+In MMagic's scope, ``Adam`` takes the ``betas=(0, b2)`` of MMagic's StyleGAN2
+configs, which current PyTorch refuses (an int beside a float).
 """
-from typing import Sequence
+import sys
+from types import MappingProxyType
+from typing import Mapping, Sequence, Tuple
 
 import torch
 
@@ -20,16 +32,49 @@ from .models import GLEANDiscriminator, GLEANNet, StyleGAN2Generator
 
 import mmagic.models  # noqa: E402,F401  (register MMagic's names first)
 
-DROPIN_NAMES = {
+DROPIN_NAMES = MappingProxyType({
     'GLEANStyleGANv2': GLEANNet,
     'StyleGANv2Generator': StyleGAN2Generator,
     'StyleGAN2Generator': StyleGAN2Generator,
     'StyleGANv2Discriminator': GLEANDiscriminator,
     'StyleGAN2Discriminator': GLEANDiscriminator,
-}
+})
+
+
+def rebind_public_names(originals: Mapping[str, type]
+                        ) -> Tuple[Tuple[str, str], ...]:
+    """Point MMagic's package-level exports of ``originals`` at the plugin's.
+
+    Args:
+        originals (Mapping[str, type]): registry name -> MMagic's class.
+
+    Returns:
+        tuple[tuple[str, str], ...]: (module, attribute) pairs rebound,
+        sorted.
+    """
+    replacement = {id(originals[name]): cls
+                   for name, cls in DROPIN_NAMES.items()}
+    rebound = []
+    for mod_name, module in list(sys.modules.items()):
+        is_package = hasattr(module, '__path__')
+        if not (is_package and (mod_name == 'mmagic.models'
+                                or mod_name.startswith('mmagic.models.'))):
+            continue
+        for attr, value in list(vars(module).items()):
+            if id(value) in replacement:
+                setattr(module, attr, replacement[id(value)])
+                rebound.append((mod_name, attr))
+    return tuple(sorted(rebound))
+
+
+# read before the names are taken
+MMAGIC_CLASSES: Mapping[str, type] = MappingProxyType(
+    {name: MODELS.get(name) for name in DROPIN_NAMES})
 
 for _name, _cls in DROPIN_NAMES.items():
     MODELS.register_module(name=_name, module=_cls, force=True)
+
+REBOUND: Tuple[Tuple[str, str], ...] = rebind_public_names(MMAGIC_CLASSES)
 
 
 @OPTIMIZERS.register_module(name='Adam', force=True)
@@ -46,4 +91,5 @@ class FloatBetasAdam(torch.optim.Adam):
         super().__init__(params, betas=betas, **kwargs)
 
 
-__all__ = ['DROPIN_NAMES', 'FloatBetasAdam']
+__all__ = ['DROPIN_NAMES', 'FloatBetasAdam', 'MMAGIC_CLASSES', 'REBOUND',
+           'rebind_public_names']

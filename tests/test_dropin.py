@@ -97,10 +97,10 @@ def test_dropin_builds_plugin_stylegan2_generator():
         import glean_plugin.dropin
         import torch
         from glean_plugin import StyleGAN2Generator
-        from glean_plugin.dropin import DROPIN_NAMES
+        from glean_plugin.dropin import DROPIN_NAMES, MMAGIC_CLASSES
         from mmagic.registry import MODELS
-        from mmagic.models.editors.stylegan2 import \\
-            StyleGAN2Generator as MMagicGenerator
+
+        MMagicGenerator = MMAGIC_CLASSES['StyleGAN2Generator']
 
         assert MMagicGenerator.__module__ == (
             'mmagic.models.editors.stylegan2.stylegan2_generator')
@@ -146,3 +146,94 @@ def test_dropin_stylegan2_model_config(tmp_path):
         print('MODEL_OK')
     ''')
     assert 'MODEL_OK' in proc.stdout
+
+
+# MMagic's public names for the classes the drop-in replaces (the packages
+# that export them), as the issue lists them.
+PUBLIC_NAMES = (
+    ('mmagic.models', 'GLEANStyleGANv2', 'GLEANNet'),
+    ('mmagic.models.editors', 'GLEANStyleGANv2', 'GLEANNet'),
+    ('mmagic.models.editors.glean', 'GLEANStyleGANv2', 'GLEANNet'),
+    ('mmagic.models.editors.stylegan2', 'StyleGAN2Generator',
+     'StyleGAN2Generator'),
+    ('mmagic.models.editors.stylegan2', 'StyleGAN2Discriminator',
+     'GLEANDiscriminator'),
+)
+
+
+def test_dropin_rebinds_mmagic_public_names():
+    """After the import, MMagic's exports name the plugin's classes, so
+    isinstance holds; no package under mmagic.models still exports one of
+    MMagic's originals; the originals stay in MMAGIC_CLASSES (read-only)
+    and in their defining modules, and still work."""
+    proc = run_python(f'''
+        import importlib, sys
+        import torch
+        import glean_plugin
+        import glean_plugin.dropin as dropin
+        from mmagic.registry import MODELS
+
+        originals = dict(dropin.MMAGIC_CLASSES)
+        assert set(originals) == set(dropin.DROPIN_NAMES)
+        for name, cls in originals.items():
+            assert cls.__module__.startswith('mmagic.models.editors.'), cls
+            assert cls is not dropin.DROPIN_NAMES[name]
+            assert MODELS.get(name) is dropin.DROPIN_NAMES[name]
+        try:
+            dropin.MMAGIC_CLASSES['GLEANStyleGANv2'] = None
+        except TypeError:
+            pass
+        else:
+            raise AssertionError('MMAGIC_CLASSES is writable')
+
+        for module, attr, plugin_name in {PUBLIC_NAMES!r}:
+            public = getattr(importlib.import_module(module), attr)
+            assert public is getattr(glean_plugin, plugin_name), (
+                module, attr, public)
+            assert (module, attr) in dropin.REBOUND, (module, attr)
+        ids = set(map(id, originals.values()))
+        left = [(m, a) for m, mod in list(sys.modules.items())
+                if m.startswith('mmagic.models') and hasattr(mod, '__path__')
+                for a, v in vars(mod).items() if id(v) in ids]
+        assert not left, left
+
+        # isinstance through MMagic's public names
+        from mmagic.models import GLEANStyleGANv2
+        from mmagic.models.editors.stylegan2 import (
+            StyleGAN2Discriminator, StyleGAN2Generator)
+        glean = MODELS.build(dict(type='GLEANStyleGANv2', **{SMALL!r}))
+        gen = MODELS.build(dict(type='StyleGANv2Generator', **{GEN!r}))
+        disc = MODELS.build(dict(type='StyleGANv2Discriminator', in_size=16,
+                                 max_channels=8))
+        assert isinstance(glean, GLEANStyleGANv2)
+        assert isinstance(gen, StyleGAN2Generator)
+        assert isinstance(disc, StyleGAN2Discriminator)
+
+        # MMagic's classes: apart, in their defining modules, and working
+        # (MMagic's generator calls super(StyleGAN2Generator, self).train)
+        from mmagic.models.editors.glean import glean_styleganv2
+        from mmagic.models.editors.stylegan2 import stylegan2_generator
+        assert glean_styleganv2.GLEANStyleGANv2 is originals['GLEANStyleGANv2']
+        theirs = originals['StyleGAN2Generator'](**{GEN!r})
+        assert stylegan2_generator.StyleGAN2Generator is type(theirs)
+        theirs.eval().train()
+        assert not isinstance(theirs, StyleGAN2Generator)
+        gen.load_state_dict(theirs.state_dict(), strict=True)
+        ref = originals['GLEANStyleGANv2'](**{SMALL!r})
+        assert not isinstance(ref, GLEANStyleGANv2)
+        glean.load_state_dict(ref.state_dict(), strict=True)
+        print('REBIND_OK')
+    ''')
+    assert 'REBIND_OK' in proc.stdout
+
+
+def test_without_dropin_mmagic_names_are_mmagics():
+    """The main test process never imports the drop-in: MMagic's public
+    names are MMagic's own classes here."""
+    import mmagic.models
+    from mmagic.models.editors import stylegan2
+    assert 'glean_plugin.dropin' not in sys.modules
+    assert mmagic.models.GLEANStyleGANv2 is GLEANStyleGANv2
+    assert stylegan2.StyleGAN2Generator is MMagicStyleGAN2Generator
+    assert stylegan2.StyleGAN2Discriminator.__module__ == (
+        'mmagic.models.editors.stylegan2.stylegan2_discriminator')
