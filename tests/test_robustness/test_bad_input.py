@@ -529,6 +529,21 @@ def _(ctx):
     assert os.listdir(other) == [] and not osp.exists(ctx.path('work'))
 
 
+# --------------------------------------------------------- tools/modelzoo.py
+@row('modelzoo-metafile-not-yaml')
+def _(ctx):
+    os.makedirs(ctx.path('repo', 'configs'))
+    with open(ctx.path('repo', 'configs', 'metafile.yml'), 'w') as f:
+        f.write('Models:\n- Name: x\n  Weights Note: a: b\n')
+    with open(ctx.path('repo', 'README.md'), 'w') as f:
+        f.write('intro\n')
+    status, _, err = ctx.tool('modelzoo', '--write-readme', '--root',
+                              ctx.path('repo'))
+    assert_error(status, err, 'metafile.yml is not valid YAML')
+    with open(ctx.path('repo', 'README.md')) as f:
+        assert f.read() == 'intro\n'
+
+
 # ------------------------------------------- tools/analysis/benchmark_speed.py
 @row('speed-output-smaller-than-input')
 def _(ctx):
@@ -931,7 +946,8 @@ def test_bad_input(name, tmp_path, tiny_data, tiny_checkpoint, monkeypatch,
 ROW_TOOLS = {'train': 'train', 'test': 'test', 'infer': 'infer',
              'retouch': 'retouch', 'benchmark': 'benchmark',
              'prepare': 'prepare_data', 'convert': 'convert_stylegan2',
-             'demo': 'demo', 'speed': osp.join('analysis', 'benchmark_speed')}
+             'demo': 'demo', 'modelzoo': 'modelzoo',
+             'speed': osp.join('analysis', 'benchmark_speed')}
 
 
 def _tools() -> list:
