@@ -23,6 +23,7 @@ the report are still written); 2 for bad input, where nothing is written
 (one ``error:`` line).
 """
 import argparse
+import os
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
@@ -100,7 +101,8 @@ def main() -> int:
         print(f"  face {face['index']}: {w}x{h} at ({x}, {y}): {what}")
     print(f'wrote {len(done.written)} file(s) to {args.output_dir}: '
           f"{report['output']} ({report['output_size'][0]}x"
-          f"{report['output_size'][1]}), crops, {done.written[-1]}")
+          f"{report['output_size'][1]}), {2 * report['restored']} crop(s), "
+          f'the report {os.path.basename(done.written[-1])}')
     if not report['found']:
         print(f'warning: no face found in {args.photo}; the output is the '
               'photo without restored faces', file=sys.stderr)

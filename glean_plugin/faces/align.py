@@ -5,7 +5,7 @@ Coordinates are OpenCV's: pixel (i, j) has its centre at x = j, y = i, so
 an image of side n spans [-0.5, n - 0.5]. A transform is a (2, 3) float64
 affine matrix ``m`` mapping (x, y) to ``m[:, :2] @ (x, y) + m[:, 2]``.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -89,7 +89,7 @@ def transform_scale(m: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(_matrix(m)[:, :2]))))
 
 
-def resize_matrix(fx: float, fy: float = None) -> np.ndarray:
+def resize_matrix(fx: float, fy: Optional[float] = None) -> np.ndarray:
     """The map from an image to itself resized by (fx, fy), pixel centres
     aligned as ``cv2.resize`` aligns them."""
     fy = fx if fy is None else fy
