@@ -24,7 +24,8 @@ from .report import (BenchmarkReport, exit_status, plan_result_files,
 __all__ = ['USAGE', 'main', 'parse_args']
 
 # The tool's help: a summary line, then the epilog.
-USAGE = """Benchmark SR models and a MATLAB-like bicubic baseline on the same pairs.
+USAGE = """\
+Benchmark SR models and a MATLAB-like bicubic baseline on the same pairs.
 
 Example::
 
