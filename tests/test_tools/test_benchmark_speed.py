@@ -1,17 +1,32 @@
-"""tools/analysis/benchmark_speed.py: the speed/memory harness on a tiny GLEAN.
+"""The speed/memory harness (``glean_plugin.analysis.speed``, the tool
+``tools/analysis/benchmark_speed.py``) on a tiny GLEAN.
 
 Timings are never asserted (shared, noisy machine); what is asserted is that
 every mode runs, checks parity against MMagic's GLEAN and reports what it
-measured, and that bad options give clear errors.
+measured, and that bad options give clear errors. The library runs in this
+process (one thread); one slow run of the tool end to end covers the memory
+mode (a subprocess per implementation and call).
 """
 import argparse
-import importlib.util
+import contextlib
+import io
 import json
+import logging
 import os.path as osp
 
 import pytest
 import torch
 
+from glean_plugin.analysis import speed_stylegan2
+from glean_plugin.analysis.speed import run_speed_benchmark
+from glean_plugin.analysis.speed_cli import (main, parse_args, parse_size,
+                                             parse_stylegan2_size)
+from glean_plugin.analysis.speed_models import (PROGRESS_LOGGER, ParityError,
+                                                check_parity)
+from glean_plugin.analysis.speed_report import format_report
+from glean_plugin.analysis.speed_stylegan2 import (amortised_counts,
+                                                   build_stylegan2_networks)
+from glean_plugin.hardware import SlowDtypeWarning, slow_dtype_reason
 from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_speed.py')
@@ -23,37 +38,69 @@ TINY = ['--sizes', '8x16', '--num-rrdbs', '1', '--style-channels', '16',
 TINY_STYLEGAN2 = ['--stylegan2-size', '8', '--stylegan2-channels', '4',
                   '--stylegan2-batch-size', '2']
 STYLEGAN2_KINDS = ('plain', 'r1', 'path_length', 'r1+path_length')
+ONE_REPEAT = ['--repeats', '1', '--train-repeats', '1', '--warmup', '0']
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_speed', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One CPU thread: on a shared CPU, more threads than free cores make
+    each call many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run_in_process(argv, monkeypatch=None):
+    """(printed output, report, progress lines) of the harness run here."""
+    args = parse_args(argv)
+    progress = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            progress.append(record.getMessage())
+
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            report = run_speed_benchmark(args)
+            print(format_report(report))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return out.getvalue(), report, progress
 
 
 @pytest.fixture(scope='module')
-def tool():
-    return load_tool()
+def full_run():
+    """forward + train with gradient checkpointing, and the StyleGAN2
+    iteration, one repeat, in this process."""
+    return run_in_process([
+        *TINY, *TINY_STYLEGAN2, '--modes', 'forward', 'train', 'stylegan2',
+        '--grad-checkpoint', '--batch-sizes', '1', '2', *ONE_REPEAT,
+        '--train-batch-size', '1'])
 
 
 @pytest.fixture(scope='module')
-def full_run(tmp_path_factory):
-    """forward + train + memory with gradient checkpointing, and the
-    StyleGAN2 iteration, one repeat."""
+def tool_run(tmp_path_factory):
+    """The tool end to end: forward and memory (each implementation and
+    call in a fresh subprocess), gradient checkpointing, one thread."""
     out = tmp_path_factory.mktemp('speed') / 'report.json'
     proc = run_tool([
-        PYTHON, TOOL, *TINY, *TINY_STYLEGAN2, '--modes', 'forward', 'train',
-        'memory', 'stylegan2', '--grad-checkpoint', '--batch-sizes', '1',
-        '2', '--repeats', '1', '--train-repeats', '1', '--warmup', '0', '--train-batch-size', '1',
-        '--json', str(out)
+        PYTHON, TOOL, *TINY, '--modes', 'forward', 'memory',
+        '--grad-checkpoint', '--batch-sizes', '1', *ONE_REPEAT,
+        '--train-batch-size', '1', '--threads', '1', '--json', str(out)
     ], timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout, json.loads(out.read_text())
+    return proc, out, json.loads(out.read_text())
 
 
 def test_forward_rows(full_run):
-    stdout, report = full_run
+    stdout, report, _ = full_run
     rows = report['forward']
     assert [(r['in_size'], r['out_size'], r['batch']) for r in rows] == [
         (8, 16, 1), (8, 16, 2)]
@@ -77,8 +124,20 @@ def test_forward_rows(full_run):
     assert '| 8x16 | 2 |' in stdout and 'practical limit' in stdout
 
 
+def test_each_timed_call_reports_progress(full_run):
+    _, _, progress = full_run
+    # one line per timed call: 2 conv formats, 2 batches x 2 models,
+    # 3 training implementations, 4 StyleGAN2 kinds x 2
+    assert len(progress) == 2 + 4 + 3 + 8
+    assert 'forward 8x16 batch 2: timed ours 1/1: ' in '\n'.join(progress)
+    assert any(p.startswith('train 8x16 batch 1: timed ours+cp 1/1: ')
+               for p in progress)
+    assert any(p.startswith('stylegan2 r1+path_length: timed mmagic')
+               for p in progress)
+
+
 def test_train_rows(full_run):
-    stdout, report = full_run
+    stdout, report, _ = full_run
     (row, ) = report['train']
     assert row['parity_rel_diff'] < 1e-4
     for impl in ('mmagic', 'ours', 'ours+cp'):
@@ -89,8 +148,10 @@ def test_train_rows(full_run):
     assert 'ours+cp vs ours: parity relative difference' in stdout
 
 
-def test_memory_rows(full_run):
-    stdout, report = full_run
+@pytest.mark.slow
+def test_memory_rows(tool_run):
+    proc, _, report = tool_run
+    stdout = proc.stdout
     modes = {r['mode']: r for r in report['memory']}
     assert set(modes) == {'forward', 'train'}
     assert 'ours+cp' not in modes['forward']  # no autograd, nothing to save
@@ -105,7 +166,7 @@ def test_memory_rows(full_run):
 
 
 def test_stylegan2_rows(full_run):
-    stdout, report = full_run
+    stdout, report, _ = full_run
     r = report['stylegan2']
     assert (r['out_size'], r['max_channels'], r['batch']) == (8, 4, 2)
     assert r['parity_rel_diff'] < 1e-4
@@ -131,13 +192,27 @@ def test_stylegan2_rows(full_run):
     assert len(report['machine']['load_average']) == 3
 
 
-def test_stylegan2_networks_share_weights(tool):
+@pytest.mark.slow
+def test_tool_end_to_end(tool_run):
+    """The tool: arguments, the memory subprocesses' results, the printed
+    tables, progress lines and the JSON file."""
+    proc, out, report = tool_run
+    assert report['forward'][0]['parity_rel_diff'] < 1e-4
+    assert 'memory ours+cp:8x16:train:1: {' in proc.stdout
+    assert '| 8x16 | 1 |' in proc.stdout
+    assert f'wrote {out}' in proc.stdout
+    # progress on stderr, one line per timed call
+    assert 'forward 8x16 batch 1: timed ours 1/1: ' in proc.stderr
+    assert report['args']['threads'] == '1'
+
+
+def test_stylegan2_networks_share_weights():
     """MMagic's capped table builds MMagic's own modules with the capped
     counts, and ours loads them strictly (8x8 and 16x16, 4 channels)."""
     for size in (8, 16):
-        args = tool.parse_args(TINY_STYLEGAN2 + [
+        args = parse_args(TINY_STYLEGAN2 + [
             '--stylegan2-size', str(size), '--style-channels', '8'])
-        (mm_g, mm_d), (g, d) = tool.build_stylegan2_networks(args)
+        (mm_g, mm_d), (g, d) = build_stylegan2_networks(args)
         assert type(mm_g).__mro__[1].__name__ == 'StyleGAN2Generator'
         assert type(mm_d).__name__ == 'StyleGAN2Discriminator'
         assert max(p.shape[0] for p in mm_d.parameters()) <= 4 * 16
@@ -152,17 +227,17 @@ def test_stylegan2_networks_share_weights(tool):
     assert stylegan2_discriminator.ResBlock.__module__.startswith('mmagic')
 
 
-def test_amortised_counts(tool):
-    assert tool.amortised_counts(16, 4) == {
+def test_amortised_counts():
+    assert amortised_counts(16, 4) == {
         'plain': 12, 'r1': 0, 'path_length': 3, 'r1+path_length': 1}
-    assert tool.amortised_counts(2, 3) == {
+    assert amortised_counts(2, 3) == {
         'plain': 2, 'r1': 2, 'path_length': 1, 'r1+path_length': 1}
 
 
-def test_stylegan2_parity_failure_exits(tool, monkeypatch, capsys):
+def test_stylegan2_parity_failure_exits(monkeypatch, capsys):
     """A discriminator that differs from MMagic's: the losses differ and the
     run stops with an error (non-zero exit status) before any timing."""
-    build = tool.build_stylegan2_networks
+    build = build_stylegan2_networks
 
     def broken(args):
         theirs, (gen, disc) = build(args)
@@ -170,26 +245,25 @@ def test_stylegan2_parity_failure_exits(tool, monkeypatch, capsys):
             disc.final_linear[-1].bias.add_(1.)
         return theirs, (gen, disc)
 
-    monkeypatch.setattr(tool, 'build_stylegan2_networks', broken)
+    monkeypatch.setattr(speed_stylegan2, 'build_stylegan2_networks', broken)
     with pytest.raises(SystemExit) as exc:
-        tool.main(['--modes', 'stylegan2', *TINY_STYLEGAN2,
-                   '--style-channels', '8', '--train-repeats', '1'])
+        main(['--modes', 'stylegan2', *TINY_STYLEGAN2,
+              '--style-channels', '8', '--train-repeats', '1'])
     assert 'error: stylegan2 8x8 iterations (0, 1) (losses): outputs ' \
         'differ by' in str(exc.value)
     assert 'timed' not in capsys.readouterr().out
 
 
-def test_speed_options_run_with_parity(tmp_path):
+def test_speed_options_run_with_parity():
     """channels_last and bf16 autocast: both run, parity within bf16's
-    tolerance (MMagic's model runs where it can, else float32, noted)."""
-    out = tmp_path / 'r.json'
-    proc = run_tool([
-        PYTHON, TOOL, *TINY, '--channels-last', '--dtype', 'bf16',
-        '--batch-sizes', '1', '--repeats', '1', '--warmup', '0', '--json',
-        str(out)
-    ], timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(out.read_text())
+    tolerance (MMagic's model runs where it can, else float32, noted); a
+    CPU without bf16 instructions is warned about, once."""
+    slow = slow_dtype_reason('bf16', 'cpu') is not None
+    with pytest.warns(SlowDtypeWarning) if slow else \
+            contextlib.nullcontext():
+        _, report, _ = run_in_process([
+            *TINY, '--channels-last', '--dtype', 'bf16', '--batch-sizes',
+            '1', '--repeats', '1', '--warmup', '0'])
     assert 'dtype=bf16' in report['machine']['options']
     assert 'channels_last' in report['machine']['options']
     (row, ) = report['forward']
@@ -202,30 +276,34 @@ def test_speed_options_run_with_parity(tmp_path):
     ('3x12', 'powers of two'),
     ('256x32', 'smaller than the output'),
 ])
-def test_bad_sizes(tool, text, message):
+def test_bad_sizes(text, message):
     with pytest.raises(argparse.ArgumentTypeError, match=message):
-        tool.parse_size(text)
+        parse_size(text)
 
 
-def test_bad_options_exit_with_message():
-    proc = run_tool([PYTHON, TOOL, '--sizes', '32x16'], timeout=120)
-    assert proc.returncode == 2
-    assert 'smaller than the output size' in proc.stderr
-    assert 'Traceback' not in proc.stderr
-    proc = run_tool([PYTHON, TOOL, '--repeats', '0'], timeout=120)
-    assert proc.returncode == 2 and 'expected an integer >= 1' in proc.stderr
+def test_bad_options_exit_with_message(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(['--sizes', '32x16'])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert 'smaller than the output size' in err
+    assert 'Traceback' not in err
+    with pytest.raises(SystemExit) as exc:
+        parse_args(['--repeats', '0'])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and 'expected an integer >= 1' in err
 
 
 @pytest.mark.parametrize('text', ['4', '12', 'x'])
-def test_bad_stylegan2_sizes(tool, text):
+def test_bad_stylegan2_sizes(text):
     with pytest.raises(argparse.ArgumentTypeError,
                        match='expected a power of two >= 8'):
-        tool.parse_stylegan2_size(text)
+        parse_stylegan2_size(text)
 
 
-def test_parity_failure_stops_the_run(tool, capsys):
-    tool.check_parity('forward 8x16', 5e-5, 1e-4)  # within: prints only
+def test_parity_failure_stops_the_run(capsys):
+    check_parity('forward 8x16', 5e-5, 1e-4)  # within: prints only
     assert 'parity relative difference 5.000e-05' in capsys.readouterr().out
-    with pytest.raises(SystemExit, match=r'outputs differ by 1\.000e-02 > '
+    with pytest.raises(ParityError, match=r'outputs differ by 1\.000e-02 > '
                        r'0\.0001'):
-        tool.check_parity('forward 8x16', 1e-2, 1e-4)
+        check_parity('forward 8x16', 1e-2, 1e-4)
