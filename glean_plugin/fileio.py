@@ -4,13 +4,19 @@ truncated file under the final name, and new files get the mode that
 ``open()`` would give them (``0o666`` less the umask), not ``mkstemp``'s
 ``0o600``."""
 import contextlib
+import json
+import math
 import os
 import os.path as osp
 import uuid
-from typing import IO, Iterator, List
+from typing import IO, Any, Iterator, List, Mapping
+
+import numpy as np
+import torch
 
 __all__ = ['PARTIAL_SUFFIX', 'atomic_open', 'link_atomic', 'partial_files',
-           'replace_durable', 'write_atomic']
+           'replace_durable', 'to_builtin', 'write_atomic',
+           'write_json_atomic']
 
 # Temporary files are '.<name>.<random>.partial' beside their target: hidden,
 # never matched by globs such as 'iter_*.pth', and found by ``partial_files``.
@@ -101,6 +107,32 @@ def write_atomic(path: str, data: bytes) -> None:
     """
     with atomic_open(path, 'wb') as f:
         f.write(data)
+
+
+def to_builtin(value: Any) -> Any:
+    """Tensors / numpy values -> Python numbers, recursively (for JSON);
+    non-finite floats become strings ('nan', 'inf')."""
+    if isinstance(value, Mapping):
+        return {str(k): to_builtin(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_builtin(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.item() if value.numel() == 1 else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json_atomic(obj: Any, path: str) -> None:
+    """Write ``obj`` as JSON through ``atomic_open`` (tensors and numpy
+    values as Python numbers, see ``to_builtin``)."""
+    with atomic_open(path, 'w') as f:
+        json.dump(to_builtin(obj), f, indent=2)
 
 
 def replace_durable(src: str, dst: str) -> None:

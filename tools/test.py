@@ -13,18 +13,15 @@ existing --out unless --overwrite. Exit status: 0; 2 for bad input, reported
 as one ``error:`` line.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
-
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.cli import run_tool
-from glean_plugin.engine.launch import (MetricsJsonHook,
-                                        check_generator_checkpoint,
-                                        init_cpu_distributed,
-                                        load_tool_config)
+from glean_plugin.engine.args import add_runner_arguments, runner_config
+from glean_plugin.engine.cpu_dist import init_cpu_distributed
+from glean_plugin.engine.outputs import MetricsJsonHook
+from glean_plugin.engine.weights import check_generator_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,15 +32,8 @@ def parse_args() -> argparse.Namespace:
                         '(.json; .pkl/.pickle also dumps the predictions)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing --out file')
-    parser.add_argument('--work-dir', help='the dir for logs')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_arguments(parser, 'the dir for logs')
     args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     if args.out and not args.out.endswith(('.json', '.pkl', '.pickle')):
         parser.error(f'--out must end with .json, .pkl or .pickle, got '
                      f'{args.out!r}')
@@ -62,8 +52,7 @@ def main() -> None:
     from mmengine.evaluator import DumpResults
     from mmengine.runner import Runner
 
-    cfg = load_tool_config(args.config, args.launcher, args.cfg_options,
-                           args.work_dir)
+    cfg = runner_config(args)
     cfg.load_from = args.checkpoint
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)

@@ -13,7 +13,7 @@ from mmengine.utils import import_modules_from_strings
 from ..checkpoint import (CheckpointMismatchError, check_state_dict,
                           format_key_list, load_state_dict_from_file)
 from ..engine.ddp import strip_ddp_keys
-from ..engine.launch import ConfigError, read_config
+from ..engine.config import ConfigError, read_config
 from ..registry import MODELS
 
 __all__ = ['InferenceSettings', 'init_generator', 'load_config',

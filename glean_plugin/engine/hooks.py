@@ -4,7 +4,7 @@ or kill never leaves a truncated one, and show what a GAN has learned
 
 Both are enabled in ``configs/_base_/default_runtime.py``; the tools add
 ``FiniteLossHook`` to a config whose ``custom_hooks`` lack it
-(``launch.add_finite_loss_hook``). Files are written through
+(``engine.config.add_finite_loss_hook``). Files are written through
 ``glean_plugin.fileio.atomic_open``.
 """
 import math

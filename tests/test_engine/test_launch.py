@@ -1,13 +1,14 @@
 """FiniteLossHook in every training run, whatever a leaf config's
 custom_hooks say (end to end with a NaN loss: test_robustness/test_nan_loss).
 """
+import os
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
 from glean_plugin.engine import FiniteLossHook
-from glean_plugin.engine.launch import add_finite_loss_hook, load_tool_config
+from glean_plugin.engine.config import add_finite_loss_hook, load_tool_config
 from tests.support.helpers import REPO_ROOT
 
 CONFIG = osp.join(REPO_ROOT, 'configs', 'glean_demo.py')
@@ -55,3 +56,22 @@ def test_config_without_hooks_gets_it(hooks):
 def test_base_config_keeps_one(tmp_path):
     cfg = load_tool_config(CONFIG, 'none', work_dir=str(tmp_path / 'w'))
     assert _types(cfg) == ['FiniteLossHook']
+
+
+def test_train_and_test_share_the_runner_arguments(monkeypatch):
+    import argparse
+
+    from glean_plugin.engine.args import add_runner_arguments, runner_config
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    add_runner_arguments(parser, 'logs')
+    args = parser.parse_args([CONFIG, '--local_rank', '3', '--cfg-options',
+                              'train_cfg.max_iters=7'])
+    assert (args.work_dir, args.launcher, args.local_rank) == \
+        (None, 'none', 3)
+    assert parser.parse_args([CONFIG, '--local-rank', '1']).local_rank == 1
+    monkeypatch.delenv('LOCAL_RANK', raising=False)
+    cfg = runner_config(args)
+    assert os.environ['LOCAL_RANK'] == '3'
+    assert cfg.train_cfg.max_iters == 7
+    assert cfg.work_dir == osp.join('./work_dirs', 'glean_demo')
