@@ -1,10 +1,11 @@
-"""Runner-side pieces: the distributed wrapper, the training hooks and the
-metrics file of a test run (``MetricsJsonHook``)."""
+"""Runner-side pieces: the distributed wrapper, the training hooks and what
+a test run writes (``SaveImagesHook``, ``MetricsJsonHook``)."""
 from .ddp import GLEANSeparateDDP, strip_ddp_keys
 from .hooks import (AtomicCheckpointHook, EMACheckpointLayoutHook,
                     FiniteLossHook, NonFiniteLossError, SampleGridHook)
-from .outputs import MetricsJsonHook
+from .outputs import MetricsJsonHook, SaveImagesHook
 
 __all__ = ['AtomicCheckpointHook', 'EMACheckpointLayoutHook',
            'FiniteLossHook', 'GLEANSeparateDDP', 'MetricsJsonHook',
-           'NonFiniteLossError', 'SampleGridHook', 'strip_ddp_keys']
+           'NonFiniteLossError', 'SampleGridHook', 'SaveImagesHook',
+           'strip_ddp_keys']
