@@ -12,7 +12,7 @@ from glean_plugin.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL,
 from glean_plugin.converters import ConversionWarning
 from glean_plugin.datasets.prepare import IncompleteDatasetError
 from glean_plugin.engine import NonFiniteLossError
-from glean_plugin.engine.launch import ConfigError
+from glean_plugin.engine.config import ConfigError
 
 
 class RefusedFileError(CheckpointMismatchError):
@@ -116,3 +116,62 @@ def test_input_warnings_are_one_line_each_time(capsys):
     assert capsys.readouterr().err.splitlines() == [
         'warning: skipped b.txt: not an image',
         'warning: skipped b.txt: not an image', 'warning: no discriminator']
+
+
+class _Built:
+    """A class for the test registry: one argument, and a bug inside."""
+
+    def __init__(self, size: int = 1, fail: bool = False) -> None:
+        if fail:
+            raise TypeError('a bug inside __init__')
+        self.size = size
+
+
+@pytest.fixture
+def test_registry():
+    """A child of mmengine's MODELS in its own scope (as a plugin's)."""
+    from mmengine.registry import MODELS, Registry
+    registry = Registry('model', parent=MODELS, scope='glean_cli_test')
+    registry.register_module(module=_Built, name='BuiltThing')
+    yield registry
+    MODELS.children.pop('glean_cli_test', None)
+
+
+def _build_error(registry, cfg) -> BaseException:
+    """The error of building ``cfg`` in the registry's scope (whatever
+    default scope an earlier test left)."""
+    with pytest.raises((KeyError, TypeError)) as info:
+        registry.build(dict(cfg, _scope_=registry.scope))
+    return info.value
+
+
+def test_mmengine_still_raises_where_explain_build_error_looks(test_registry):
+    """The one inspection of mmengine (``raised_by_build``) and the message
+    format read from it: fails loudly if mmengine moves the raise or
+    rewords the message."""
+    from glean_plugin.cli import _UNKNOWN_TYPE, raised_by_build
+    unknown = _build_error(test_registry, dict(type='BuiltThng'))
+    assert raised_by_build(unknown)
+    match = _UNKNOWN_TYPE.match(unknown.args[0])
+    assert match is not None, unknown.args[0]
+    assert (match['type'], match['scope'], match['name']) == \
+        ('BuiltThng', 'glean_cli_test', 'model')
+    assert raised_by_build(_build_error(test_registry,
+                                        dict(type='BuiltThing', sise=2)))
+    assert not raised_by_build(_build_error(
+        test_registry, dict(type='BuiltThing', fail=True)))
+
+
+def test_explained_build_errors(test_registry):
+    from glean_plugin.cli import explain_build_error
+    unknown = explain_build_error(_build_error(test_registry,
+                                               dict(type='BuiltThng')))
+    assert unknown == ("unknown type='BuiltThng' in the config: no such class"
+                       " in the glean_cli_test::model registry; did you mean"
+                       " 'BuiltThing'?")
+    args = explain_build_error(_build_error(
+        test_registry, dict(type='BuiltThing', sise=2)))
+    assert args.startswith('the config does not fit _Built: ')
+    assert "unexpected keyword argument 'sise'" in args
+    assert explain_build_error(_build_error(
+        test_registry, dict(type='BuiltThing', fail=True))) is None
