@@ -7,6 +7,7 @@ seed, GLEAN with a random bank and GLEAN without a bank (an encoder-decoder,
 beside MATLAB-like bicubic. ``tools/demo.py`` is the command line.
 """
 import collections
+import copy
 import os
 import os.path as osp
 import statistics
@@ -18,15 +19,19 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from ..datasets.demo import META_FILE
+from ..engine.config import add_finite_loss_hook
 from ..fileio import atomic_open
-from .generator import InferenceSettings
 from ..image import matlab_resize, write_png_atomic
+from .benchmark import ImageQuality
+from .files import read_image
+from .generator import InferenceSettings
 from .inference import super_resolve
 
 __all__ = ['BANK_KEYS', 'GleanVariant', 'GLEAN_VARIANTS', 'ProgressHook',
-           'bank_settings', 'copy_enlarged', 'evaluate', 'labelled_grid',
-           'latest_samples', 'train_stage', 'write_metrics',
-           'write_side_by_side']
+           'bank_config', 'bank_settings', 'check_demo_data', 'copy_enlarged',
+           'evaluate', 'glean_configs', 'labelled_grid', 'latest_samples',
+           'train_stage', 'write_metrics', 'write_side_by_side']
 
 # The generator arguments GLEAN's bank must share with the StyleGAN2 config.
 BANK_KEYS = ('out_size', 'style_channels', 'num_mlps', 'max_channels',
@@ -44,6 +49,8 @@ LABEL_HEIGHT = 44
 LABEL_FONT_SCALE = 0.45
 LABEL_LINE_STEP = 18
 WHITE, BLACK = 255, 0
+# Each stage's messages: the progress lines say what happens.
+STAGE_LOG_LEVEL = 'ERROR'
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,115 @@ def bank_settings(stylegan2_cfg: Config) -> Dict[str, object]:
     return {k: gen[k] for k in BANK_KEYS if k in gen}
 
 
+def check_demo_data(data_root: str, cfg: Config) -> str:
+    """Why ``data_root`` cannot serve the GLEAN config ``cfg`` (e.g. built
+    by an older demo), or '' when it can."""
+    gen = cfg.model.generator
+    lr_folder = cfg.val_dataloader.dataset.data_prefix.img
+    for split in ('train', 'val'):
+        meta = osp.join(data_root, split, META_FILE)
+        if not osp.isfile(meta):
+            return f'{data_root} is not a demo data set: {meta} is missing'
+        with open(meta) as f:
+            first = f.readline().strip()
+        for folder, size in (('GT', gen.out_size), (lr_folder, gen.in_size)):
+            path = osp.join(data_root, split, folder, first)
+            shape = read_image(path).shape[:2] if osp.isfile(path) else None
+            if shape != (size, size):
+                return (f'{data_root} does not fit '
+                        f'{cfg.get("experiment_name", "the config")}: '
+                        f'expected {size}x{size} images in {split}/{folder}, '
+                        f'found {shape and "x".join(map(str, shape))} '
+                        f'({path}); it was built for another demo. Move it '
+                        'away (it is rebuilt) or pass --data-root')
+    return ''
+
+
+def _set_length(cfg: Config, iters: int) -> None:
+    """Train ``iters`` iterations, checkpoint and validate once, at the end."""
+    cfg.train_cfg.max_iters = iters
+    if 'val_interval' in cfg.train_cfg:
+        cfg.train_cfg.val_interval = iters
+    cfg.default_hooks.checkpoint.interval = iters
+    schedulers = cfg.get('param_scheduler')
+    for scheduler in (schedulers if isinstance(schedulers, list) else
+                      [schedulers]):
+        if scheduler and 'T_max' in scheduler:
+            scheduler['T_max'] = iters
+
+
+def _stage_config(cfg: Config, work_dir: str, name: str) -> Config:
+    cfg = copy.deepcopy(cfg)
+    cfg.work_dir = work_dir
+    # one process runs several Runners: each needs its own message hub
+    cfg.experiment_name = f'{name}_{time.strftime("%Y%m%d_%H%M%S")}'
+    cfg.log_level = STAGE_LOG_LEVEL
+    add_finite_loss_hook(cfg)
+    return cfg
+
+
+def bank_config(config: str, data_root: str, work_dir: str,
+                iters: Optional[int] = None) -> Config:
+    """Stage 1's config: the StyleGAN2 ``config`` on the demo's training
+    faces, in ``work_dir/stylegan2``.
+
+    Args:
+        config (str): the StyleGAN2 config file.
+        data_root (str): the demo data set.
+        work_dir (str): the demo's work dir.
+        iters (int, optional): training length (default: the config's).
+
+    Returns:
+        Config: ready for ``train_stage``.
+    """
+    cfg = Config.fromfile(config)
+    cfg.train_dataloader.dataset.data_root = osp.join(data_root, 'train')
+    if iters:
+        _set_length(cfg, iters)
+    return _stage_config(cfg, osp.join(work_dir, 'stylegan2'), 'stylegan2')
+
+
+def glean_configs(config: str, data_root: str, work_dir: str,
+                  bank_cfg: Config, bank_checkpoint: str,
+                  iters: Optional[int] = None) -> Dict[GleanVariant, Config]:
+    """Stage 2's configs: the GLEAN ``config`` with the bank's settings, once
+    per ``GLEAN_VARIANTS`` entry, each in ``work_dir/<variant slug>``.
+
+    Args:
+        config (str): the GLEAN config file.
+        data_root (str): the demo data set.
+        work_dir (str): the demo's work dir.
+        bank_cfg (Config): stage 1's config.
+        bank_checkpoint (str): stage 1's last checkpoint (its EMA generator
+            is the trained bank).
+        iters (int, optional): training length (default: the config's).
+
+    Returns:
+        dict: variant -> config.
+    """
+    base = Config.fromfile(config)
+    base.model.generator.update(bank_settings(bank_cfg))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        split = 'train' if loader.startswith('train') else 'val'
+        base[loader].dataset.data_root = osp.join(data_root, split)
+    if iters:
+        _set_length(base, iters)
+    configs = {}
+    for variant in GLEAN_VARIANTS:
+        cfg = _stage_config(base, osp.join(work_dir, variant.slug),
+                            variant.slug)
+        gen = cfg.model.generator
+        if variant.bank == 'trained':
+            gen.init_cfg = dict(type='Pretrained', checkpoint=bank_checkpoint,
+                                prefix='generator_ema')
+        else:
+            gen.init_cfg = None
+        if variant.bank == 'none':
+            gen.decoder_bank_res = 0
+        configs[variant] = cfg
+    return configs
+
+
 def train_stage(cfg: Config, label: str, report: Callable[[str], None],
                 after_s: Optional[Callable[[float], Optional[float]]] = None):
     """Train ``cfg`` with the stock Runner and a ``ProgressHook``.
@@ -162,14 +278,6 @@ def train_stage(cfg: Config, label: str, report: Callable[[str], None],
     return runner, checkpoint
 
 
-def _psnr_ssim(images: Sequence[np.ndarray],
-               gts: Sequence[np.ndarray]) -> Tuple[float, float]:
-    from mmagic.evaluation.metrics.psnr import psnr
-    from mmagic.evaluation.metrics.ssim import ssim
-    return (float(np.mean([psnr(a, b) for a, b in zip(images, gts)])),
-            float(np.mean([ssim(a, b) for a, b in zip(images, gts)])))
-
-
 def evaluate(generators: Dict[str, object], lrs: Sequence[np.ndarray],
              gts: Sequence[np.ndarray], settings: InferenceSettings
              ) -> Tuple[List[dict], Dict[str, List[np.ndarray]]]:
@@ -189,10 +297,13 @@ def evaluate(generators: Dict[str, object], lrs: Sequence[np.ndarray],
     for method, generator in generators.items():
         outputs[method] = super_resolve(generator, lrs, settings,
                                         batch_size=len(lrs))
+    quality = ImageQuality()
     rows = []
     for method, images in outputs.items():
-        psnr, ssim = _psnr_ssim(images, gts)
-        rows.append({'method': method, 'psnr': psnr, 'ssim': ssim})
+        values = [quality(img, gt) for img, gt in zip(images, gts)]
+        rows.append({'method': method,
+                     **{k: float(np.mean([v[k] for v in values]))
+                        for k in ('psnr', 'ssim')}})
     return rows, outputs
 
 

@@ -1,7 +1,6 @@
 """The demo pipeline (glean_plugin.apis.demo, tools/demo.py): progress
 estimates, the stage-2 configs, the labelled side-by-side image, the
 metrics files, and one end-to-end run of a few iterations."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -18,13 +17,6 @@ from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 TOOL = osp.join(REPO_ROOT, 'tools', 'demo.py')
 METHODS = ['bicubic', 'GLEAN (trained bank)', 'GLEAN (random bank)',
            'GLEAN (no bank)']
-
-
-def _tool_module():
-    spec = importlib.util.spec_from_file_location('demo_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_progress_estimate_is_the_median_of_recent_iterations(monkeypatch):
@@ -54,7 +46,6 @@ def test_progress_estimate_is_the_median_of_recent_iterations(monkeypatch):
 
 
 def test_stage_two_configs(tmp_path):
-    tool = _tool_module()
     args = types.SimpleNamespace(
         data_root=str(tmp_path / 'data'), work_dir=str(tmp_path / 'work'),
         glean_config=osp.join(REPO_ROOT, 'configs', 'glean_demo_x8.py'),
@@ -62,7 +53,9 @@ def test_stage_two_configs(tmp_path):
     bank = Config(dict(model=dict(generator=dict(
         type='x', out_size=32, style_channels=16, num_mlps=3,
         max_channels=48))))
-    configs = tool.glean_configs(args, bank, 'bank.pth')
+    configs = demo.glean_configs(args.glean_config, args.data_root,
+                                 args.work_dir, bank, 'bank.pth',
+                                 args.glean_iters)
     assert [v.method for v in configs] == METHODS[1:]
     experiment_names = set()
     for variant, cfg in configs.items():
@@ -165,3 +158,15 @@ def test_demo_end_to_end(tmp_path):
     assert grid.shape[1] == 6 * demo.MIN_TILE  # LR, 4 methods, GT
     samples = iio.imread(work / 'stylegan2_samples.png')
     assert min(samples.shape[:2]) >= 4 * demo.MIN_TILE
+
+
+def test_stage_one_config(tmp_path):
+    cfg = demo.bank_config(osp.join(REPO_ROOT, 'configs', 'stylegan2_demo.py'),
+                           str(tmp_path / 'data'), str(tmp_path / 'work'), 5)
+    assert cfg.train_cfg.max_iters == 5
+    assert cfg.default_hooks.checkpoint.interval == 5
+    assert cfg.work_dir == str(tmp_path / 'work' / 'stylegan2')
+    assert cfg.train_dataloader.dataset.data_root == str(tmp_path / 'data' /
+                                                         'train')
+    assert cfg.log_level == demo.STAGE_LOG_LEVEL
+    assert 'FiniteLossHook' in [h['type'] for h in cfg.custom_hooks]
