@@ -41,10 +41,13 @@ def find_mmagic_script(script: str) -> str:
         str: the absolute path of the script.
 
     Raises:
-        FileNotFoundError: neither exists; the message names both places.
+        FileNotFoundError: neither exists; the message names the places
+            looked at.
     """
     if osp.isfile(script):
         return osp.abspath(script)
+    if osp.isabs(script):
+        raise FileNotFoundError(f'script not found: {script!r}')
     shipped = osp.join(mmagic_scripts_root(), script)
     if osp.isfile(shipped):
         return shipped
