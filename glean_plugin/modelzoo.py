@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import yaml
 
 from .checkpoint import hash_suffix
-from .engine.launch import ConfigError
+from .engine.config import ConfigError
 from .fileio import atomic_open
 
 __all__ = ['ModelZooError', 'README_BEGIN', 'README_END', 'check_metafile',
