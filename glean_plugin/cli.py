@@ -21,9 +21,9 @@ from .apis.inference import InputResizedWarning, InputSizeError
 from .checkpoint import CheckpointMismatchError
 from .converters.layout import ConversionWarning
 from .datasets.prepare import IncompleteDatasetError
+from .engine.config import ConfigError
 from .engine.hooks import NonFiniteLossError
 from .hardware import SlowDtypeWarning
-from .engine.config import ConfigError
 
 __all__ = ['EXIT_BAD_INPUT', 'EXIT_OK', 'EXIT_PARTIAL',
            'explain_build_error', 'raised_by_build', 'run_tool',

@@ -7,8 +7,7 @@ import pytest
 
 from glean_plugin.apis import InputSizeError, InputSkippedWarning
 from glean_plugin.checkpoint import CheckpointMismatchError
-from glean_plugin.cli import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL,
-                              run_tool)
+from glean_plugin.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, run_tool
 from glean_plugin.converters import ConversionWarning
 from glean_plugin.datasets.prepare import IncompleteDatasetError
 from glean_plugin.engine import NonFiniteLossError

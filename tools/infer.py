@@ -21,10 +21,10 @@ import argparse
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.checkpoint import format_key_list
 from glean_plugin.apis import super_resolve_files
 from glean_plugin.apis.cli import (add_model_arguments, add_resize_arguments,
                                    build_from_args, check_resize_arguments)
+from glean_plugin.checkpoint import format_key_list
 from glean_plugin.cli import EXIT_PARTIAL, run_tool
 
 

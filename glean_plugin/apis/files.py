@@ -24,10 +24,9 @@ from ..datasets.prepare import IMAGE_EXTENSIONS
 from ..image import PNG_EXTENSION as OUTPUT_EXTENSION
 from ..image import write_png_atomic
 from .generator import InferenceSettings
-from .inference import (DEFAULT_RESIZE_MODE, InputSizeError,
-                        check_resize_mode, fit_input_shape, format_shape,
-                        generator_shapes, letterbox_value, retouch,
-                        super_resolve)
+from .inference import (DEFAULT_RESIZE_MODE, InputSizeError, check_resize_mode,
+                        fit_input_shape, format_shape, generator_shapes,
+                        letterbox_value, retouch, super_resolve)
 
 __all__ = ['InferenceSummary', 'InputSkippedWarning', 'collect_images',
            'lr_path_for', 'plan_outputs', 'read_image', 'retouch_file',

@@ -12,8 +12,8 @@ from mmengine.utils import import_modules_from_strings
 
 from ..checkpoint import (CheckpointMismatchError, check_state_dict,
                           format_key_list, load_state_dict_from_file)
-from ..engine.ddp import strip_ddp_keys
 from ..engine.config import ConfigError, read_config
+from ..engine.ddp import strip_ddp_keys
 from ..registry import MODELS
 
 __all__ = ['InferenceSettings', 'init_generator', 'load_config',

@@ -26,9 +26,9 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import CheckpointMismatchError, incomplete_archive_hint
+from ..fileio import atomic_open
 from ..serialization import (UnsafeFileError, is_plain_pickle, load_pickle,
                              load_torch_file)
-from ..fileio import atomic_open
 
 __all__ = ['PersistentObject', 'StandIn',
            'check_destination', 'load_stylegan2_source', 'module_state',

@@ -117,10 +117,12 @@ def build_demo_dataset(root: str,
     """
     for s in scales:
         if gt_size % s:
-            raise ValueError(f'gt_size {gt_size} is not divisible by scale {s}')
+            raise ValueError(f'gt_size {gt_size} is not divisible by '
+                             f'scale {s}')
     if train_faces < 1 or val_faces < 1 or train_crops < 1:
-        raise ValueError('train_faces, val_faces and train_crops must be >= 1, '
-                         f'got {train_faces}, {val_faces}, {train_crops}')
+        raise ValueError('train_faces, val_faces and train_crops must be '
+                         f'>= 1, got {train_faces}, {val_faces}, '
+                         f'{train_crops}')
     if train_faces + val_faces > NUM_FACES:
         raise ValueError(f'train_faces + val_faces must be <= {NUM_FACES} '
                          f'(the faces lfw_subset holds), got '

@@ -23,6 +23,7 @@ from mmengine.model import is_model_wrapper
 from torchvision.utils import make_grid
 
 from ..fileio import partial_files, write_atomic
+from ..image import MAX_VALUE, write_png_atomic
 from ..registry import HOOKS
 
 __all__ = ['ATOMIC_BACKEND', 'AtomicCheckpointHook', 'AtomicLocalBackend',
@@ -333,7 +334,6 @@ class SampleGridHook(Hook):
                         f'iter_{runner.iter + 1}.png')
         if not is_main_process():
             return path
-        from ..apis.files import write_png_atomic  # apis imports engine
         write_png_atomic(path, self.grid(self._generator(runner.model)))
         runner.logger.info(f'Wrote {self.num_samples} samples to {path}')
         return path
@@ -363,7 +363,8 @@ class SampleGridHook(Hook):
             imgs = imgs.flip(1)
         grid = make_grid(((imgs.float().cpu() + 1) / 2).clamp(0, 1),
                          nrow=self.nrow, padding=GRID_PADDING, pad_value=1)
-        return (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        return (grid.permute(1, 2, 0) * MAX_VALUE).round().to(
+            torch.uint8).numpy()
 
 
 @HOOKS.register_module()

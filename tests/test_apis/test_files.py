@@ -14,7 +14,7 @@ from glean_plugin.apis import (InputResizedWarning, InputSizeError,
                                super_resolve_files, write_png_atomic)
 from glean_plugin.datasets import matlab_downsample
 from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
-                                  random_images, save_checkpoint)
+                                      random_images, save_checkpoint)
 
 # a umask that differs from mkstemp's 0o600, and the mode it gives
 UMASK, NEW_FILE_MODE = 0o022, 0o644

@@ -4,12 +4,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from glean_plugin.apis import (InferenceSettings, init_generator,
-                               resolve_device)
+from glean_plugin.apis import InferenceSettings, init_generator, resolve_device
 from glean_plugin.checkpoint import CheckpointMismatchError
 from glean_plugin.models import GLEANNet
-from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, generator_state,
-                                  model_state, save_checkpoint)
+from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE,
+                                      generator_state, model_state,
+                                      save_checkpoint)
 
 
 def assert_weights(generator, expected):

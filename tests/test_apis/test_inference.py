@@ -4,12 +4,12 @@ import pytest
 import torch
 
 from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
-                               InputSizeError, fit_input_shape,
-                               init_generator, matlab_resize, retouch,
-                               retouch_input, super_resolve)
+                               InputSizeError, fit_input_shape, init_generator,
+                               matlab_resize, retouch, retouch_input,
+                               super_resolve)
 from glean_plugin.datasets import matlab_downsample
 from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
-                                  random_images, save_checkpoint)
+                                      random_images, save_checkpoint)
 
 # uint8 outputs of mathematically equal computations may round apart by one
 ROUNDING = 1

@@ -32,7 +32,8 @@ def test_layout_sizes_and_held_out_split(tmp_path):
     train_faces = {n.split('_')[0] for n in read_names(root, 'train')}
     val_faces = {n.split('_')[0] for n in read_names(root, 'val')}
     assert train_faces == {'face000', 'face001', 'face002'}
-    assert val_faces == {f'face{NUM_FACES - 2:03d}', f'face{NUM_FACES - 1:03d}'}
+    assert val_faces == {f'face{NUM_FACES - 2:03d}',
+                         f'face{NUM_FACES - 1:03d}'}
 
 
 def test_images_are_the_resized_faces(tmp_path):
@@ -45,7 +46,8 @@ def test_images_are_the_resized_faces(tmp_path):
     face = skimage.data.lfw_subset()[NUM_FACES - 1]
     grey = np.repeat(np.clip(np.round(face * 255), 0, 255).astype(
         np.uint8)[..., None], 3, axis=2)
-    gt = iio.imread(osp.join(root, 'val', 'GT', f'face{NUM_FACES - 1:03d}_0.png'))
+    gt = iio.imread(osp.join(root, 'val', 'GT',
+                             f'face{NUM_FACES - 1:03d}_0.png'))
     np.testing.assert_array_equal(gt, matlab_resize(grey, (32, 32)))
     crops = [iio.imread(osp.join(root, 'train', 'GT', f'face000_{k}.png'))
              for k in range(3)]

@@ -10,14 +10,14 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from tests.support.helpers import run_tool
 from glean_plugin.apis import init_generator, super_resolve
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
+from tests.support.helpers import run_tool
 from tests.support.tiny_glean import (CONFIG, IN_SIZE, OUT_SIZE, SCALE,
-                                  random_images, save_checkpoint)
+                                      random_images, save_checkpoint)
 from tests.test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
-                                    run_in_process, write_images)
+                                          run_in_process, write_images)
 
 
 @pytest.fixture(scope='module')

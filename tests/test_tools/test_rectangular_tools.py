@@ -16,10 +16,10 @@ from glean_plugin.apis import (ImageQuality, fit_input_shape, matlab_resize,
                                super_resolve)
 from glean_plugin.datasets import matlab_downsample
 from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
-from tests.support.tiny_car import (  # noqa: F401  (car, generator: fixtures)
-    IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, car, generator, image)
+# car, generator: fixtures (tests/conftest.py's pytest_plugins)
+from tests.support.tiny_car import IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE, image
 from tests.test_tools.tool_runner import (INFER, RETOUCH, assert_user_error,
-                                    run_in_process, write_images)
+                                          run_in_process, write_images)
 
 BENCHMARK = [PYTHON, osp.join(REPO_ROOT, 'tools', 'benchmark.py')]
 # GLEANNet's default pad_value (-1) with the car config's normalisation

@@ -52,6 +52,7 @@ def file_mode(path: str) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_train_val_checkpoint_resume_test(tmp_path, tiny_data):
     work_dir = str(tmp_path / 'run')
     train(work_dir, tiny_data, 2)
@@ -101,6 +102,7 @@ def test_train_val_checkpoint_resume_test(tmp_path, tiny_data):
     assert abs(metrics['PSNR'] - val_psnr) < 1e-4
 
 
+@pytest.mark.slow
 def test_test_tool_rejects_bad_arguments(tmp_path):
     proc = run_tool([PYTHON, 'tools/test.py', CONFIG,
                      str(tmp_path / 'missing.pth')])
@@ -126,6 +128,7 @@ def test_amp_on_cpu_is_bad_input(tmp_path):
     assert 'Traceback' not in proc.stderr
 
 
+@pytest.mark.slow
 def test_test_tool_needs_no_vgg16(tmp_path, tiny_data):
     """Testing never computes the perceptual loss: tools/test.py runs with
     the config naming torchvision's VGG16 and no VGG16 file anywhere (an
