@@ -9,10 +9,10 @@ compiled ops (``No module named 'mmcv._ext'``): the config's
 ``glean_plugin`` is imported first (see ``compat``); with ``--dropin``,
 ``glean_plugin.dropin`` too (MMagic's own GLEAN/StyleGAN2 configs then build
 the plugin's classes). The script then runs unchanged as ``__main__`` with
-its own arguments. ``SCRIPT`` is a file, or a path inside the scripts that
-the installed ``mmagic`` ships (``mmagic/.mim/``: ``demo/...``,
-``tools/...``). MMagic's ``tools/train.py`` and ``tools/test.py`` read the
-config first and need no launcher.
+its own arguments. ``SCRIPT`` is a file, or ``mmagic::`` and a path inside
+the scripts that the installed ``mmagic`` ships (``mmagic/.mim/``:
+``mmagic::demo/...``, ``mmagic::tools/...``). MMagic's ``tools/train.py``
+and ``tools/test.py`` read the config first and need no launcher.
 """
 import argparse
 import importlib
@@ -21,7 +21,10 @@ import runpy
 import sys
 from typing import List, Optional
 
-__all__ = ['find_mmagic_script', 'main']
+__all__ = ['SHIPPED_PREFIX', 'find_mmagic_script', 'main',
+           'mmagic_scripts_root']
+
+SHIPPED_PREFIX = 'mmagic::'  # as in mmengine's 'mmagic::' config paths
 
 
 def mmagic_scripts_root() -> str:
@@ -31,43 +34,42 @@ def mmagic_scripts_root() -> str:
 
 
 def find_mmagic_script(script: str) -> str:
-    """``script`` if it is a file, else the same path in ``mmagic/.mim/``.
+    """The file ``script`` names.
 
     Args:
-        script (str): a file path, or a path relative to ``mmagic/.mim``
-            (e.g. ``demo/mmagic_inference_demo.py``).
+        script (str): a file path, or ``mmagic::`` and a path inside the
+            scripts the installed mmagic ships (``mmagic/.mim``), e.g.
+            ``mmagic::demo/mmagic_inference_demo.py``.
 
     Returns:
         str: the absolute path of the script.
 
     Raises:
-        FileNotFoundError: neither exists; the message names the places
-            looked at.
+        FileNotFoundError: no such file; the message names the path.
     """
-    if osp.isfile(script):
-        return osp.abspath(script)
-    if osp.isabs(script):
-        raise FileNotFoundError(f'script not found: {script!r}')
-    shipped = osp.join(mmagic_scripts_root(), script)
-    if osp.isfile(shipped):
-        return shipped
-    raise FileNotFoundError(
-        f'script not found: {script!r} is neither a file nor a script of '
-        f'the installed mmagic ({shipped!r})')
+    if script.startswith(SHIPPED_PREFIX):
+        path = osp.join(mmagic_scripts_root(), script[len(SHIPPED_PREFIX):])
+        where = f' (the installed mmagic has no {path!r})'
+    else:
+        path, where = osp.abspath(script), ''
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'script not found: {script!r}{where}')
+    return path
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='python -m glean_plugin.run_mmagic',
         description="Run one of MMagic's scripts (e.g. "
-        'demo/mmagic_inference_demo.py) with glean_plugin imported first.')
+        'mmagic::demo/mmagic_inference_demo.py) with glean_plugin imported '
+        'first.')
     parser.add_argument(
         '--dropin', action='store_true',
         help="import glean_plugin.dropin first (MMagic's GLEAN and StyleGAN2 "
         "names build the plugin's classes)")
     parser.add_argument(
-        'script', help='a script file, or a path inside mmagic/.mim '
-        '(demo/mmagic_inference_demo.py, tools/test.py, ...)')
+        'script', help='a script file, or mmagic:: and a path inside the '
+        'installed mmagic/.mim (mmagic::demo/mmagic_inference_demo.py, ...)')
     parser.add_argument('args', nargs=argparse.REMAINDER,
                         help="the script's own arguments")
     return parser.parse_args(argv)

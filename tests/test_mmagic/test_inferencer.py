@@ -15,7 +15,7 @@ from tests.support.helpers import PYTHON, run_tool
 from tests.support.tiny_glean import (CONFIG, OUT_SIZE, generator_state,
                                       random_images, save_checkpoint)
 
-DEMO = 'demo/mmagic_inference_demo.py'
+DEMO = 'mmagic::demo/mmagic_inference_demo.py'
 # PNG rounding of the prediction (tensor2img rounds to uint8)
 MAX_LEVEL_DIFF = 1
 
@@ -79,23 +79,30 @@ def test_mmagic_inference_demo_script(tmp_path, lq_file):
     assert diff <= MAX_LEVEL_DIFF, diff
 
 
-def test_find_mmagic_script(tmp_path):
-    """A file is taken as it is; a relative path not found is looked up in
-    the scripts mmagic ships; a miss names every place looked at."""
+def test_find_mmagic_script(tmp_path, monkeypatch):
+    """mmagic:: names a script the installed mmagic ships, anything else a
+    file (a same-named file in the working folder is not MMagic's); a miss
+    names the path."""
     import mmagic
     shipped = find_mmagic_script(DEMO)
-    assert shipped == osp.join(osp.dirname(mmagic.__file__), '.mim', DEMO)
+    assert shipped == osp.join(osp.dirname(mmagic.__file__), '.mim', 'demo',
+                               'mmagic_inference_demo.py')
     assert osp.isfile(shipped)
-    local = tmp_path / 'script.py'
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'demo').mkdir()
+    local = tmp_path / 'demo' / 'mmagic_inference_demo.py'
     local.write_text('')
-    assert find_mmagic_script(str(local)) == str(local)
+    assert find_mmagic_script('demo/mmagic_inference_demo.py') == str(local)
+    assert find_mmagic_script(DEMO) == shipped
     missing = str(tmp_path / 'nope.py')
     with pytest.raises(FileNotFoundError,
                        match=f'^script not found: {re.escape(repr(missing))}$'):
         find_mmagic_script(missing)
     with pytest.raises(FileNotFoundError) as err:
-        find_mmagic_script('demo/nope.py')
-    assert "'demo/nope.py' is neither a file nor" in str(err.value)
+        find_mmagic_script('mmagic::demo/nope.py')
+    assert str(err.value).startswith(
+        "script not found: 'mmagic::demo/nope.py' (the installed mmagic has "
+        'no ')
     assert osp.join('mmagic', '.mim', 'demo', 'nope.py') in str(err.value)
 
 
