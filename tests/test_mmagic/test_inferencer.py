@@ -95,8 +95,8 @@ def test_find_mmagic_script(tmp_path, monkeypatch):
     assert find_mmagic_script('demo/mmagic_inference_demo.py') == str(local)
     assert find_mmagic_script(DEMO) == shipped
     missing = str(tmp_path / 'nope.py')
-    with pytest.raises(FileNotFoundError,
-                       match=f'^script not found: {re.escape(repr(missing))}$'):
+    expected = f'^script not found: {re.escape(repr(missing))}$'
+    with pytest.raises(FileNotFoundError, match=expected):
         find_mmagic_script(missing)
     with pytest.raises(FileNotFoundError) as err:
         find_mmagic_script('mmagic::demo/nope.py')
@@ -116,7 +116,8 @@ def test_launcher_command_line(tmp_path):
         'import sys\n'
         "assert __name__ == '__main__'\n"
         "print('ARGV', sys.argv[1:], 'glean_plugin' in sys.modules,\n"
-        "      'glean_plugin.dropin' in sys.modules, sys.modules['mmcv._ext'])\n")
+        "      'glean_plugin.dropin' in sys.modules,\n"
+        "      sys.modules['mmcv._ext'])\n")
     for flags, dropin in (([], False), (['--dropin'], True)):
         proc = run_tool([PYTHON, '-m', 'glean_plugin.run_mmagic', *flags,
                          str(script), '--img', 'x.png', '-v'])
