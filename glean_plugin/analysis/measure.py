@@ -1,5 +1,5 @@
 """Timing, FLOPs, device synchronisation and peak memory: one home for the
-quality benchmark (``glean_plugin.analysis.benchmark``) and the speed
+quality benchmark (``glean_plugin.apis.benchmark``) and the speed
 harness (``glean_plugin.analysis.speed``).
 
 Peak memory has one definition per device, the memory PyTorch's allocator
@@ -41,7 +41,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = [
-    'MIB', 'Progress', 'TimingSettings', 'Timings', 'compare', 'count_flops',
+    'MIB', 'Progress', 'TimingSettings', 'Timings', 'allocation_records',
+    'compare', 'count_flops',
     'forward_with_flops', 'keep_freed_memory', 'measure_latency',
     'measure_peak_memory', 'minor_faults', 'process_peak',
     'reset_process_peak', 'summarize', 'synchronize', 'time_alternating'
