@@ -529,6 +529,30 @@ def _(ctx):
     assert os.listdir(other) == [] and not osp.exists(ctx.path('work'))
 
 
+# ---------------------------------------------------- tools/restore_faces.py
+@row('faces-photo-missing')
+def _(ctx):
+    status, _, err = ctx.tool('restore_faces', ctx.path('nothing.jpg'),
+                              ctx.path('out'), '--config', CONFIG,
+                              '--checkpoint', ctx.checkpoint,
+                              '--device', 'cpu')
+    assert_error(status, err, ctx.path('nothing.jpg'))
+    assert not osp.exists(ctx.path('out'))
+
+
+@row('faces-photo-not-an-image')
+def _(ctx):
+    os.makedirs(ctx.path('in'))
+    with open(ctx.path('in', 'notes.jpg'), 'w') as f:
+        f.write('not an image')
+    status, _, err = ctx.tool('restore_faces', ctx.path('in', 'notes.jpg'),
+                              ctx.path('out'), '--config', CONFIG,
+                              '--checkpoint', ctx.checkpoint,
+                              '--device', 'cpu')
+    assert_error(status, err, ctx.path('in', 'notes.jpg'))
+    assert not osp.exists(ctx.path('out')) or not os.listdir(ctx.path('out'))
+
+
 # --------------------------------------------------------- tools/modelzoo.py
 @row('modelzoo-metafile-not-yaml')
 def _(ctx):
@@ -946,7 +970,7 @@ def test_bad_input(name, tmp_path, tiny_data, tiny_checkpoint, monkeypatch,
 ROW_TOOLS = {'train': 'train', 'test': 'test', 'infer': 'infer',
              'retouch': 'retouch', 'benchmark': 'benchmark',
              'prepare': 'prepare_data', 'convert': 'convert_stylegan2',
-             'demo': 'demo', 'modelzoo': 'modelzoo',
+             'demo': 'demo', 'modelzoo': 'modelzoo', 'faces': 'restore_faces',
              'speed': osp.join('analysis', 'benchmark_speed')}
 
 
