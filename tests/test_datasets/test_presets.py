@@ -27,15 +27,32 @@ CONFIG_PRESETS = {
 LEAVES = sorted(
     c for c in glob.glob(osp.join(REPO_ROOT, 'configs', 'glean_*.py'))
     if not osp.basename(c).startswith('glean_demo'))
+# Blind (real-world) configs degrade their GT on the fly: they train on a GT
+# folder only (the 'folder' preset's layout at this root) and validate on a
+# preset's pairs at their own scale (tools/prepare_data.py celebahq SRC
+# --scales 8).
+BLIND_MARK = '-blind'
+BLIND_TRAIN_ROOT = 'data/FFHQ_CelebAHQ'
 
 
 def _preset(name):
     return get_preset(*name.split('/'))
 
 
-def _presets_of(path):
+def _is_blind(path) -> bool:
+    return BLIND_MARK in osp.basename(path)
+
+
+def _loader_presets(path, scale):
+    """(loader name, preset) of each loader that reads a preset's pairs
+    (a blind config's: as ``--scales <its scale>`` makes them)."""
     dataset = osp.basename(path).split('_')[1]
-    return [_preset(n) for n in CONFIG_PRESETS[dataset]]
+    pairs = zip(('train_dataloader', 'val_dataloader'),
+                (_preset(n) for n in CONFIG_PRESETS[dataset]))
+    if not _is_blind(path):
+        return list(pairs)
+    return [(loader, replace(preset, scales=(scale, )))
+            for loader, preset in pairs if loader != 'train_dataloader']
 
 
 def _gt_shape(gen):
@@ -50,9 +67,8 @@ def test_presets_are_the_configs_layout(path):
     cfg = Config.fromfile(path)
     gen = cfg.model.generator
     scale = gen.out_size // gen.in_size
-    for loader, preset in zip((cfg.train_dataloader, cfg.val_dataloader),
-                              _presets_of(path)):
-        dataset = loader.dataset
+    for loader, preset in _loader_presets(path, scale):
+        dataset = cfg[loader].dataset
         assert dataset.data_root == preset.data_root
         assert dataset.ann_file == preset.meta_file
         assert dataset.data_prefix['gt'] == preset.gt_folder
@@ -60,14 +76,19 @@ def test_presets_are_the_configs_layout(path):
         assert scale in preset.scales
         assert preset.shape == _gt_shape(gen)
     assert cfg.test_dataloader.dataset == cfg.val_dataloader.dataset
+    if _is_blind(path):
+        train, folder = cfg.train_dataloader.dataset, get_preset('folder')
+        assert train.data_root == BLIND_TRAIN_ROOT
+        assert train.ann_file == folder.meta_file
+        assert dict(train.data_prefix) == dict(gt=folder.gt_folder)
 
 
 def test_every_preset_scale_is_used_by_a_config():
     used = {}
-    for path in LEAVES:
+    for path in (p for p in LEAVES if not _is_blind(p)):
         cfg = Config.fromfile(path)
         scale = cfg.model.generator.out_size // cfg.model.generator.in_size
-        for preset in _presets_of(path):
+        for _, preset in _loader_presets(path, scale):
             used.setdefault(preset.name, set()).add(scale)
     presets = [p for d, splits in PRESETS.items() if d != 'folder'
                for p in splits.values()]
