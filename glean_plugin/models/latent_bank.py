@@ -20,7 +20,8 @@ from .layers.activation_checkpoint import checkpoint_call
 from .layers.equalized import PIXEL_NORM_EPS
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
-__all__ = ['StyleGAN2Base', 'StyleGAN2LatentBank', 'stylegan2_channels']
+__all__ = ['StyleGAN2Base', 'StyleGAN2LatentBank', 'check_style_args',
+           'stylegan2_channels', 'STYLE_MODES']
 
 # StyleGAN2 config-f: 512 channels up to 32x32, then 16384 * multiplier / res.
 LOW_RES_CHANNELS = 512
@@ -28,6 +29,9 @@ LOW_RES_LIMIT = 32
 _CHANNEL_BASE = 16384
 # Clamp applied to fp16 activations, as StyleGAN2-ADA / MMagic (conv_clamp).
 FP16_CONV_CLAMP = 256.0
+
+# MMagic's style modes: two codes mixed at a random layer, or one code.
+STYLE_MODES = ('mix', 'single')
 
 FuseFn = Callable[[int, torch.Tensor], torch.Tensor]
 Features = Dict[int, torch.Tensor]
@@ -59,6 +63,27 @@ def stylegan2_channels(out_size: int,
     return table
 
 
+def check_style_args(default_style_mode: str, eval_style_mode: str,
+                     mix_prob: float) -> None:
+    """Check MMagic's style-mixing arguments of a StyleGAN2 generator.
+
+    Args:
+        default_style_mode (str): one of ``STYLE_MODES``.
+        eval_style_mode (str): one of ``STYLE_MODES``.
+        mix_prob (float): in [0, 1].
+
+    Raises:
+        ValueError: naming the argument, what it must be and its value.
+    """
+    for name, mode in (('default_style_mode', default_style_mode),
+                       ('eval_style_mode', eval_style_mode)):
+        if mode not in STYLE_MODES:
+            raise ValueError(
+                f'{name} must be one of {STYLE_MODES}, got {mode!r}')
+    if not 0 <= mix_prob <= 1:
+        raise ValueError(f'mix_prob must be in [0, 1], got {mix_prob}')
+
+
 NoiseMaps = Sequence[Optional[torch.Tensor]]
 
 
@@ -84,6 +109,7 @@ class StyleGAN2Base(nn.Module):
             ``modulated_conv2d``; equal results.
         fp16_enabled (bool): run the synthesis convs in float16 autocast with
             activations clamped to +-256, as MMagic's ``fp16_enabled``.
+            Default: False.
         with_cp (bool): gradient checkpointing: under autograd keep only each
             resolution's input (fusion and both styled convs are recomputed
             in the backward pass). Default: False.
@@ -283,8 +309,8 @@ class StyleGAN2LatentBank(StyleGAN2Base):
 
         Returns:
             dict[int, Tensor]: resolution -> (N, C_res, res, res) feature
-            (before fusion); with ``return_rgb``, also the (N, 3, out, out)
-            image.
+            (before fusion); with ``return_rgb``, the tuple of that dict and
+            the (N, out_channels, out, out) image.
         """
         noises = ((None, ) * self.num_injected_noises
                   if randomize_noise else self.fixed_noises())

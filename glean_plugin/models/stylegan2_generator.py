@@ -10,13 +10,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..registry import MODELS
-from .latent_bank import NoiseMaps, StyleGAN2Base
-from .layers.equalized import PIXEL_NORM_EPS
-from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
+from .latent_bank import NoiseMaps, StyleGAN2Base, check_style_args
 
 __all__ = ['StyleGAN2Generator']
 
-STYLE_MODES = ('mix', 'single')
 # MMagic's get_mean_latent: 4096 codes, mapped in batches of 1024.
 MEAN_LATENT_SAMPLES = 4096
 MEAN_LATENT_BATCH = 1024
@@ -38,7 +35,9 @@ class StyleGAN2Generator(StyleGAN2Base):
     ``lr_mlp``), one w per synthesis layer with style mixing, per-layer noise
     and the truncation trick; arguments, ``forward`` and state dict as
     MMagic's ``StyleGAN2Generator`` (unconditional). Registered as
-    ``GLEANStyleGAN2Generator``.
+    ``GLEANStyleGAN2Generator``. Arguments after ``noise_size`` are
+    keyword-only; those not named in the signature (architecture from
+    ``num_mlps`` on, and speed) go to ``StyleGAN2Base`` unchanged.
 
     Architecture:
         out_size (int): output resolution (power of two, >= 8).
@@ -81,45 +80,21 @@ class StyleGAN2Generator(StyleGAN2Base):
                  out_channels: int = 3,
                  noise_size: Optional[int] = None,
                  *,
-                 num_mlps: int = 8,
-                 channel_multiplier: int = 2,
-                 blur_kernel: Sequence[int] = DEFAULT_BLUR_KERNEL,
-                 lr_mlp: float = 0.01,
-                 norm_eps: float = PIXEL_NORM_EPS,
-                 max_channels: Optional[int] = None,
                  default_style_mode: str = 'mix',
                  eval_style_mode: str = 'single',
                  mix_prob: float = 0.9,
                  update_mean_latent_with_ema: bool = False,
                  w_avg_beta: float = 0.998,
                  bgr2rgb: bool = False,
-                 fp16_enabled: bool = False,
-                 modconv_impl: str = 'auto',
-                 with_cp: bool = False) -> None:
+                 **synthesis_args) -> None:
         if noise_size not in (None, style_channels):
             raise ValueError(
                 f'noise_size must be None or style_channels '
                 f'({style_channels}), got {noise_size}')
-        for name, mode in (('default_style_mode', default_style_mode),
-                           ('eval_style_mode', eval_style_mode)):
-            if mode not in STYLE_MODES:
-                raise ValueError(
-                    f'{name} must be one of {STYLE_MODES}, got {mode!r}')
-        if not 0 <= mix_prob <= 1:
-            raise ValueError(f'mix_prob must be in [0, 1], got {mix_prob}')
-        super().__init__(
-            out_size,
-            style_channels=style_channels,
-            num_mlps=num_mlps,
-            channel_multiplier=channel_multiplier,
-            blur_kernel=blur_kernel,
-            lr_mlp=lr_mlp,
-            max_channels=max_channels,
-            out_channels=out_channels,
-            modconv_impl=modconv_impl,
-            fp16_enabled=fp16_enabled,
-            with_cp=with_cp,
-            norm_eps=norm_eps)
+        check_style_args(default_style_mode, eval_style_mode, mix_prob)
+        # the architecture and speed arguments are StyleGAN2Base's
+        super().__init__(out_size, style_channels=style_channels,
+                         out_channels=out_channels, **synthesis_args)
         self.noise_size = style_channels
         self._default_style_mode = default_style_mode
         self.default_style_mode = default_style_mode
