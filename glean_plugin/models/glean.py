@@ -1,4 +1,5 @@
-"""GLEAN backbone: RRDB encoder -> StyleGAN2 latent bank -> pixel-shuffle decoder."""
+"""GLEAN backbone: RRDB encoder, StyleGAN2 latent bank, pixel-shuffle decoder
+(``GLEANNet``), and the padding helpers of rectangular inputs."""
 import math
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -11,9 +12,9 @@ from mmengine.model import BaseModule
 from ..checkpoint import (check_state_dict, init_weights_strict,
                           load_state_dict_from_file)
 from ..registry import MODELS
-from .latent_bank import StyleGAN2LatentBank
-from .layers import (PixelShufflePack, RRDBFeatureExtractor,
-                     checkpoint_call, to_channels_last_)
+from .latent_bank import StyleGAN2LatentBank, check_style_args
+from .layers import (PixelShufflePack, RRDBFeatureExtractor, checkpoint_call,
+                     to_channels_last_)
 from .layers.stylegan2 import DEFAULT_BLUR_KERNEL
 
 __all__ = ['GLEANNet', 'center_crop', 'center_pad', 'check_in_shape']
@@ -23,7 +24,6 @@ LEAKY_SLOPE = 0.2
 DECODER_OUT_MID_CHANNELS = 64
 # The encoder stops at the StyleGAN2 constant's resolution, 4x4.
 BOTTOM_RES = 4
-STYLE_MODES = ('mix', 'single')
 # Padding value of rectangular inputs: black under the configs' normalisation
 # (mean = std = 127.5), as the black bars of the LSUN car StyleGAN2's
 # training images (NVIDIA's create_lsun_wide, MMagic's NumpyPad).
@@ -114,107 +114,51 @@ def check_in_shape(in_shape: Optional[Sequence[int]],
 
 @MODELS.register_module()
 class GLEANNet(BaseModule):
-    """GLEAN with a StyleGAN2 latent bank, in pure PyTorch.
+    """GLEAN (Chan et al., "GLEAN: Generative Latent Bank for Large-Factor
+    Image Super-Resolution", CVPR 2021) in pure PyTorch: RRDB encoder,
+    frozen StyleGAN2 latent bank, pixel-shuffle decoder.
 
-    Paper: GLEAN: Generative Latent Bank for Large-Factor Image
-    Super-Resolution, Chan et al., CVPR 2021.
+    MMagic's ``GLEANStyleGANv2`` with its arguments and ``state_dict`` (its
+    checkpoints load strictly), but the bank really loads, mismatches raise,
+    and the bank's RGB path, which GLEAN's output does not use, is not run
+    (to-RGB only with ``use_decoder=False``, ``fusion_skip`` never). The
+    ablation, input and speed arguments change no parameter: one checkpoint
+    loads into every variant.
 
-    Accepts every argument of MMagic's ``GLEANStyleGANv2`` with the same
-    meaning and default, and has the same ``state_dict`` keys and shapes, so
-    MMagic's GLEAN checkpoints load with ``strict=True``. Differences: the
-    latent bank really loads from ``init_cfg=dict(type='Pretrained',
-    checkpoint=..., prefix='generator_ema')`` (or ``pretrained``), checkpoint
-    mismatches raise, no compiled ops are needed, and the RGB skip path of
-    the bank (to-RGB layers, ``fusion_skip``), which cannot change the
-    output, is not computed (its parameters stay so checkpoints load; the
-    ``use_decoder=False`` ablation computes the to-RGB layers). Further
-    arguments switch off parts of GLEAN for the paper's ablations and take
-    rectangular inputs (``in_shape``).
-
-    Args:
-        in_size (int): input size (power of two, >= 4).
-        out_size (int): output size (power of two, > in_size).
-        img_channels (int): image channels. Default: 3.
-        rrdb_channels (int): RRDB feature channels. Default: 64.
-        num_rrdbs (int): RRDB blocks in the encoder. Default: 23.
-        style_channels (int): StyleGAN2 latent size. Default: 512.
-        num_mlps (int): StyleGAN2 mapping depth. Default: 8.
-        channel_multiplier (int): StyleGAN2 channel multiplier. Default: 2.
-        blur_kernel (Sequence[int]): StyleGAN2 FIR taps. Default: [1, 3, 3, 1].
-        lr_mlp (float): mapping learning-rate multiplier. Default: 0.01.
-        default_style_mode (str): 'mix' or 'single'. Accepted for
-            compatibility: GLEAN feeds the bank per-layer latents, so style
-            mixing never happens (as in MMagic). Default: 'mix'.
-        eval_style_mode (str): as ``default_style_mode``. Default: 'single'.
-        mix_prob (float): in [0, 1], accepted for compatibility. Default: 0.9.
-        init_cfg (dict | list[dict], optional): mmengine init config. A
-            ``Pretrained`` entry with a StyleGAN2 checkpoint and
-            ``prefix='generator_ema'`` loads the latent bank (strictly); one
-            whose keys are a whole GLEAN backbone loads the backbone.
-        fp16_enabled (bool): run the bank in float16 autocast (activations
-            clamped to +-256), as MMagic's. Default: False.
-        bgr2rgb (bool): flip the channel order of the bank's RGB output,
-            as MMagic's StyleGAN2 generator; only used with
-            ``use_decoder=False`` (GLEAN itself does not use that output).
-            Default: False.
-        max_channels (int, optional): caps the bank's channel table (and so
-            the encoder's and decoder's). None (default) is MMagic's table;
-            small values give small models for experiments, demos and tests.
-        pretrained (str, optional): StyleGAN2 checkpoint for the latent bank,
-            loaded at construction (keys under ``pretrained_prefix``).
-        pretrained_prefix (str): prefix of the bank in ``pretrained``.
-            Default: 'generator_ema'.
-        modconv_impl (str): modulated-conv formulation: 'auto' (default:
-            per call, see ``choose_modconv_impl``; with ``channels_last`` it
-            is always 'scaled'), 'scaled' (one shared weight for the batch)
-            or 'grouped' (the paper's form); equal results.
-        with_cp (bool): gradient checkpointing (MMagic's name for it): under
-            autograd the RRDB blocks, the latent bank's resolutions and the
-            decoder stages keep only their inputs and are recomputed in the
-            backward pass; less memory for about one more forward. Same
-            outputs and gradients; no effect without autograd. Default: False.
-        channels_last (bool): keep the 4D parameters and the activations
-            channels_last (NHWC) inside the network: oneDNN and cuDNN then
-            skip their layout conversions around every convolution (2-core
-            CPU, 32->256 batch 4: 0.91x the time of NCHW). Inputs may have
-            either layout; the output is returned NCHW-contiguous, so callers
-            see no difference (same values to float rounding). The
-            ``state_dict`` is unchanged. Default: True.
-        encoder_fusion_res (int, optional): ablation. The encoder's
-            features are fused into the latent bank (``fusion_out``) at
-            4, 8, ..., ``encoder_fusion_res``; above it the bank's features
-            pass unchanged. None (default): ``in_size``, GLEAN. 0: nowhere,
-            the bank is conditioned on the latent codes only. Otherwise a
-            power of two in [4, in_size] (the paper's progressive
-            ablation).
-        decoder_bank_res (int, optional): ablation. The decoder
-            concatenates the latent bank's features at 2 * in_size, ...,
-            ``decoder_bank_res``, and zeros of the same shape above it (the
-            decoder keeps its weights, those that read the zeros get no
-            gradient). None (default): ``out_size``, GLEAN. 0: nowhere, an
-            encoder-decoder without the latent bank (the bank is not run).
-            Otherwise a power of two in [2 * in_size, out_size].
-        use_decoder (bool): ablation. False returns the latent bank's RGB
-            image (its to-RGB skip path, ``return_rgb``) instead of the
-            decoder's output; the encoder still conditions the bank through
-            ``fusion_out`` (``fusion_skip`` stays unused: the bank has no
-            hook in its RGB path). Needs ``img_channels=3`` and
-            ``decoder_bank_res=None``. Default: True.
-        in_shape (tuple[int, int], optional): (height, width) of
-            rectangular inputs, e.g. (48, 64) with ``in_size=64`` for the
-            LSUN car StyleGAN2 (trained on 384x512 images padded with 64
-            black rows top and bottom). Inputs are padded, centred, to
-            in_size x in_size with ``pad_value`` and the output is cropped
-            to the same centred window, (height, width) * out_size /
-            in_size. Each side <= in_size, and in_size - side even (the
-            padding is symmetric). None (default): square in_size inputs.
-        pad_value (float): value of that padding in the network's input
-            space. Default: -1, black under the configs' normalisation
-            (mean = std = 127.5), as the car StyleGAN2's training images.
-
-    The switches change only the computation, never the parameters: the
-    ``state_dict`` is the same for every value, so MMagic's checkpoints load
-    strictly into each variant.
+    MMagic's arguments (its meanings and defaults):
+        in_size, out_size (int): powers of two, 4 <= in_size < out_size.
+        img_channels=3 (input and output), rrdb_channels=64, num_rrdbs=23.
+        style_channels=512, num_mlps=8, channel_multiplier=2,
+            blur_kernel=(1, 3, 3, 1), lr_mlp=0.01: the StyleGAN2 bank.
+        default_style_mode='mix', eval_style_mode='single', mix_prob=0.9:
+            checked and kept, unused (the bank gets per-layer latents).
+        init_cfg=None: a ``Pretrained`` entry loads, strictly, a StyleGAN2
+            bank (e.g. prefix 'generator_ema') or, by its keys, a backbone.
+        fp16_enabled=False: the bank in float16 autocast (clamped to +-256).
+        bgr2rgb=False: flip the channels of ``use_decoder=False``'s image.
+    Size and weights:
+        max_channels=None (int): caps the StyleGAN2 channel table (bank,
+            encoder, decoder); None: MMagic's.
+        pretrained=None (str), pretrained_prefix='generator_ema': a
+            StyleGAN2 checkpoint loaded into the bank at construction.
+    Ablations (the paper's; the defaults are GLEAN):
+        encoder_fusion_res=None (int): fuse encoder features into the bank
+            at 4..this (None: in_size; 0: nowhere).
+        decoder_bank_res=None (int): the decoder reads bank features at
+            2 * in_size..this, zeros above (None: out_size; 0: bank not run).
+        use_decoder=True: False returns the bank's RGB image (needs
+            img_channels=3 and decoder_bank_res=None).
+    Rectangular inputs:
+        in_shape=None (tuple[int, int]): (height, width), sides <= in_size
+            with in_size - side even; padded, centred, to in_size with
+            pad_value=-1 (black), and the output cropped to match.
+    Speed (same outputs):
+        modconv_impl='auto': per call (``choose_modconv_impl``), 'scaled' or
+            'grouped' (``modulated_conv2d``).
+        with_cp=False: gradient checkpointing of the RRDBs, the bank's
+            resolutions and the decoder stages (recomputed in backward).
+        channels_last=True: 4D parameters and activations NHWC inside;
+            inputs of either layout, the output NCHW.
     """
 
     def __init__(self,
@@ -247,115 +191,56 @@ class GLEANNet(BaseModule):
                  channels_last: bool = True) -> None:
         super().__init__(init_cfg=init_cfg)
         self._check_args(in_size, out_size, img_channels, default_style_mode,
-                         eval_style_mode, mix_prob)
-        self._check_ablation(in_size, out_size, img_channels,
-                             encoder_fusion_res, decoder_bank_res,
-                             use_decoder)
+                         eval_style_mode, mix_prob, encoder_fusion_res,
+                         decoder_bank_res, use_decoder, in_shape, pad_value)
+        # configuration, read by the forward pass and by callers
         self.in_size = in_size
         self.out_size = out_size
-        self.encoder_fusion_res = (in_size if encoder_fusion_res is None
-                                   else encoder_fusion_res)
-        self.decoder_bank_res = (out_size if decoder_bank_res is None else
-                                 decoder_bank_res)
-        self.use_decoder = use_decoder
-        self.in_shape = check_in_shape(in_shape, in_size)
-        if isinstance(pad_value, bool) or not isinstance(pad_value,
-                                                         (int, float)):
-            raise TypeError(f'pad_value must be a number, got {pad_value!r}')
-        self.pad_value = float(pad_value)
         self.img_channels = img_channels
         self.style_channels = style_channels
         self.default_style_mode = default_style_mode
         self.eval_style_mode = eval_style_mode
         self.mix_prob = mix_prob
         self.bgr2rgb = bgr2rgb
+        self.encoder_fusion_res = (in_size if encoder_fusion_res is None
+                                   else encoder_fusion_res)
+        self.decoder_bank_res = (out_size if decoder_bank_res is None else
+                                 decoder_bank_res)
+        self.use_decoder = use_decoder
+        self.in_shape = None if in_shape is None else tuple(in_shape)
+        self.pad_value = float(pad_value)
         self.with_cp = with_cp
-
-        # latent bank (StyleGAN2), frozen
-        self.generator = StyleGAN2LatentBank(
-            out_size,
-            style_channels=style_channels,
-            num_mlps=num_mlps,
-            channel_multiplier=channel_multiplier,
-            blur_kernel=blur_kernel,
-            lr_mlp=lr_mlp,
-            max_channels=max_channels,
-            modconv_impl=modconv_impl,
-            fp16_enabled=fp16_enabled,
-            with_cp=with_cp)
-        self.generator.requires_grad_(False)
-        channels = self.generator.channels
-        num_styles = self.generator.num_latents
-
-        # encoder: RRDB features at in_size, then stride-2 convs down to 4x4,
-        # where a linear layer gives the latent codes.
-        self.encoder_res = [2**i for i in range(int(math.log2(in_size)), 1, -1)]
-        self.encoder = nn.ModuleList([
-            nn.Sequential(
-                RRDBFeatureExtractor(
-                    img_channels, rrdb_channels, num_blocks=num_rrdbs,
-                    with_cp=with_cp),
-                nn.Conv2d(rrdb_channels, channels[in_size], 3, 1, 1),
-                nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
-        ])
-        for res in self.encoder_res:
-            ch = channels[res]
-            if res > BOTTOM_RES:
-                self.encoder.append(
-                    nn.Sequential(
-                        nn.Conv2d(ch, channels[res // 2], 3, 2, 1),
-                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
-                        nn.Conv2d(channels[res // 2], channels[res // 2], 3, 1,
-                                  1), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
-            else:
-                self.encoder.append(
-                    nn.Sequential(
-                        nn.Conv2d(ch, ch, 3, 1, 1),
-                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True), nn.Flatten(),
-                        nn.Linear(BOTTOM_RES**2 * ch,
-                                  num_styles * style_channels)))
-
-        # fusion of encoder features into the bank, 4x4 .. in_size
-        self.fusion_out = nn.ModuleList()
-        # Kept (frozen) only so that MMagic checkpoints load: they fuse
-        # encoder features into the bank's RGB skip path, which never reaches
-        # the output.
-        self.fusion_skip = nn.ModuleList()
-        for res in self.encoder_res[::-1]:
-            self.fusion_out.append(
-                nn.Conv2d(2 * channels[res], channels[res], 3, 1, 1))
-            self.fusion_skip.append(nn.Conv2d(channels[res] + 3, 3, 3, 1, 1))
-        self.fusion_skip.requires_grad_(False)
-
-        # decoder: in_size -> out_size, fusing the bank's features
-        self.decoder_res = [
-            2**i for i in range(int(math.log2(in_size)),
-                                int(math.log2(out_size)) + 1)
-        ]
-        self.decoder = nn.ModuleList()
-        for res in self.decoder_res:
-            in_ch = channels[res] * (1 if res == in_size else 2)
-            if res < out_size:
-                self.decoder.append(
-                    PixelShufflePack(in_ch, channels[res * 2], 2,
-                                     upsample_kernel=3))
-            else:
-                self.decoder.append(
-                    nn.Sequential(
-                        nn.Conv2d(in_ch, DECODER_OUT_MID_CHANNELS, 3, 1, 1),
-                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
-                        nn.Conv2d(DECODER_OUT_MID_CHANNELS, img_channels, 3,
-                                  1, 1)))
-
         self.channels_last = channels_last
+
+        # built in this order: the random init draws from one generator
+        self.generator = self._build_bank(
+            out_size, style_channels=style_channels, num_mlps=num_mlps,
+            channel_multiplier=channel_multiplier, blur_kernel=blur_kernel,
+            lr_mlp=lr_mlp, max_channels=max_channels,
+            modconv_impl=modconv_impl, fp16_enabled=fp16_enabled,
+            with_cp=with_cp)
+        # resolutions in_size, in_size / 2, ..., 4; and in_size, ..., out_size
+        log_in, log_out = int(math.log2(in_size)), int(math.log2(out_size))
+        self.encoder_res = [2**i for i in range(log_in, 1, -1)]
+        self.decoder_res = [2**i for i in range(log_in, log_out + 1)]
+        self.encoder = self._build_encoder(rrdb_channels, num_rrdbs)
+        self.fusion_out, self.fusion_skip = self._build_fusion()
+        self.decoder = self._build_decoder()
+
         if channels_last:
             to_channels_last_(self)
         if pretrained is not None:
             self.load_latent_bank(pretrained, prefix=pretrained_prefix)
 
+    # ------------------------------------------------------------------ #
+    # construction
+    # ------------------------------------------------------------------ #
     @staticmethod
     def _check_args(in_size, out_size, img_channels, default_style_mode,
-                    eval_style_mode, mix_prob) -> None:
+                    eval_style_mode, mix_prob, encoder_fusion_res,
+                    decoder_bank_res, use_decoder, in_shape,
+                    pad_value) -> None:
+        """Raise ValueError/TypeError, naming the argument, on bad values."""
         for name, size in (('in_size', in_size), ('out_size', out_size)):
             if not _is_power_of_two(size) or size < BOTTOM_RES:
                 raise ValueError(
@@ -367,17 +252,7 @@ class GLEANNet(BaseModule):
         if not isinstance(img_channels, int) or img_channels < 1:
             raise ValueError(
                 f'img_channels must be a positive int, got {img_channels!r}')
-        for name, mode in (('default_style_mode', default_style_mode),
-                           ('eval_style_mode', eval_style_mode)):
-            if mode not in STYLE_MODES:
-                raise ValueError(
-                    f'{name} must be one of {STYLE_MODES}, got {mode!r}')
-        if not 0 <= mix_prob <= 1:
-            raise ValueError(f'mix_prob must be in [0, 1], got {mix_prob}')
-
-    @staticmethod
-    def _check_ablation(in_size, out_size, img_channels, encoder_fusion_res,
-                        decoder_bank_res, use_decoder) -> None:
+        check_style_args(default_style_mode, eval_style_mode, mix_prob)
         for name, res, low, high in (
                 ('encoder_fusion_res', encoder_fusion_res, BOTTOM_RES,
                  in_size),
@@ -401,6 +276,85 @@ class GLEANNet(BaseModule):
             raise ValueError(
                 'use_decoder=False returns the latent bank\'s RGB image: '
                 f'expected img_channels=3, got {img_channels}')
+        check_in_shape(in_shape, in_size)
+        if isinstance(pad_value, bool) or not isinstance(pad_value,
+                                                         (int, float)):
+            raise TypeError(f'pad_value must be a number, got {pad_value!r}')
+
+    @staticmethod
+    def _build_bank(out_size: int, **bank_args) -> StyleGAN2LatentBank:
+        """The StyleGAN2 latent bank, frozen: GLEAN never trains it."""
+        bank = StyleGAN2LatentBank(out_size, **bank_args)
+        bank.requires_grad_(False)
+        return bank
+
+    def _build_encoder(self, rrdb_channels: int,
+                       num_rrdbs: int) -> nn.ModuleList:
+        """RRDB features at in_size, then a stride-2 conv pair per halving
+        down to 4x4, where a conv and a linear layer give the latents."""
+        channels = self.generator.channels
+        num_latents = self.generator.num_latents
+        encoder = nn.ModuleList([
+            nn.Sequential(
+                RRDBFeatureExtractor(
+                    self.img_channels, rrdb_channels, num_blocks=num_rrdbs,
+                    with_cp=self.with_cp),
+                nn.Conv2d(rrdb_channels, channels[self.in_size], 3, 1, 1),
+                nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+        ])
+        for res in self.encoder_res:
+            ch = channels[res]
+            if res > BOTTOM_RES:
+                half = channels[res // 2]
+                encoder.append(
+                    nn.Sequential(
+                        nn.Conv2d(ch, half, 3, 2, 1),
+                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                        nn.Conv2d(half, half, 3, 1, 1),
+                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
+            else:
+                encoder.append(
+                    nn.Sequential(
+                        nn.Conv2d(ch, ch, 3, 1, 1),
+                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True), nn.Flatten(),
+                        nn.Linear(BOTTOM_RES**2 * ch,
+                                  num_latents * self.style_channels)))
+        return encoder
+
+    def _build_fusion(self) -> Tuple[nn.ModuleList, nn.ModuleList]:
+        """Convs fusing encoder features into the bank at 4..in_size:
+        ``fusion_out`` (its features) and ``fusion_skip`` (its RGB skip path,
+        which never reaches the output: kept frozen so that MMagic's
+        checkpoints load)."""
+        channels = self.generator.channels
+        fusion_out, fusion_skip = nn.ModuleList(), nn.ModuleList()
+        for res in self.encoder_res[::-1]:
+            fusion_out.append(
+                nn.Conv2d(2 * channels[res], channels[res], 3, 1, 1))
+            fusion_skip.append(nn.Conv2d(channels[res] + 3, 3, 3, 1, 1))
+        fusion_skip.requires_grad_(False)
+        return fusion_out, fusion_skip
+
+    def _build_decoder(self) -> nn.ModuleList:
+        """A pixel-shuffle stage per doubling from in_size, each reading the
+        bank's features beside its input (not at in_size), then two convs
+        to the image at out_size."""
+        channels = self.generator.channels
+        decoder = nn.ModuleList()
+        for res in self.decoder_res:
+            in_ch = channels[res] * (1 if res == self.in_size else 2)
+            if res < self.out_size:
+                decoder.append(
+                    PixelShufflePack(in_ch, channels[res * 2], 2,
+                                     upsample_kernel=3))
+            else:
+                decoder.append(
+                    nn.Sequential(
+                        nn.Conv2d(in_ch, DECODER_OUT_MID_CHANNELS, 3, 1, 1),
+                        nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                        nn.Conv2d(DECODER_OUT_MID_CHANNELS, self.img_channels,
+                                  3, 1, 1)))
+        return decoder
 
     @property
     def input_shape(self) -> Tuple[int, int]:
@@ -473,8 +427,8 @@ class GLEANNet(BaseModule):
         c = lq.shape[1]
         if c != self.img_channels:
             raise ValueError(
-                f'GLEANNet expects {self.img_channels} input channels, got {c} '
-                f'(input shape {tuple(lq.shape)})')
+                f'GLEANNet expects {self.img_channels} input channels, got '
+                f'{c} (input shape {tuple(lq.shape)})')
         if tuple(lq.shape[2:]) != (h, w):
             what = 'in_shape' if self.in_shape else 'in_size'
             raise ValueError(
