@@ -32,7 +32,7 @@ class GLEANDiscriminator(BaseModule):
         in_size (int): input image size (power of two, >= 8).
         img_channels (int): input channels. Default: 3.
         channel_multiplier (int): StyleGAN2 channel multiplier. Default: 2.
-        blur_kernel (Sequence[int]): FIR taps. Default: [1, 3, 3, 1].
+        blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
         mbstd_cfg (dict): ``group_size`` and ``channel_groups`` of the
             minibatch-stddev layer. Default: dict(group_size=4,
             channel_groups=1).
@@ -40,6 +40,7 @@ class GLEANDiscriminator(BaseModule):
             supported; must be None or <= 0.
         fp16_enabled (bool): run in float16 autocast. Default: False.
         input_bgr2rgb (bool): flip the channel order of the input.
+            Default: False.
         init_cfg (dict, optional): mmengine init config; ``Pretrained`` loads
             strictly.
         pretrained (dict, optional): ``dict(ckpt_path=..., prefix=...)``, as
@@ -89,7 +90,8 @@ class GLEANDiscriminator(BaseModule):
         if set(unused) - known:
             raise TypeError('GLEANDiscriminator got unexpected arguments: '
                             f'{sorted(set(unused) - known)}')
-        mbstd_cfg = {**dict(group_size=4, channel_groups=1), **(mbstd_cfg or {})}
+        mbstd_cfg = {**dict(group_size=4, channel_groups=1),
+                     **(mbstd_cfg or {})}
         self.in_size = in_size
         self.img_channels = img_channels
         self.fp16_enabled = fp16_enabled

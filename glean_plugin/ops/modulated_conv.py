@@ -1,17 +1,20 @@
-"""StyleGAN2 modulated convolution (with demodulation and optional 2x upsampling).
+"""StyleGAN2 modulated convolution, with demodulation and 2x upsampling.
 
-Two formulations give the same result:
+Two formulations give the same result, and ``impl`` picks one:
 
 - ``'grouped'``: the paper's form and the specification. Every sample gets its
   own weight ``w * s`` (scaled by the demodulation coefficients) and the batch
   runs as one grouped convolution.
-- ``'scaled'`` (default): the input is scaled by the style, one shared weight
-  convolves the whole batch, and the output is scaled by the demodulation
-  coefficients: conv(x * s, w) * d == conv(x, w * s * d). One plain batched
-  convolution instead of a grouped one; which is faster depends on the shapes
-  and the device (``tools/analysis/benchmark_speed.py --modconv-impl``).
-- ``'auto'``: one of the two per call, by a fixed rule measured on CPU
+- ``'scaled'`` (the default of ``modulated_conv2d``): the input is scaled by
+  the style, one shared weight convolves the whole batch, and the output is
+  scaled by the demodulation coefficients:
+  conv(x * s, w) * d == conv(x, w * s * d). One plain batched convolution
+  instead of a grouped one.
+- ``'auto'``: one of the two per call, by a fixed rule on the inputs
   (``choose_modconv_impl``).
+
+Which is faster depends on the shapes and the device: measure with
+``tools/analysis/benchmark_speed.py --modconv-impl``.
 """
 from typing import Optional
 
@@ -27,9 +30,8 @@ MODULATED_CONV_IMPLS = ('scaled', 'grouped', 'auto')
 # Added to the squared weight norm before rsqrt, as in StyleGAN2.
 DEMOD_EPS = 1e-8
 # 'auto' picks 'grouped' from this many input pixels on (no autograd,
-# NCHW): there it saves the style-scaled copy of the input and the
-# demodulation pass (CPU fp32, batch 1 and 4: 0.85-0.9x at 128x128 and
-# 256x256, slower below 64x64; benchmark_speed.py).
+# NCHW): large maps are where saving the style-scaled copy of the input and
+# the demodulation pass pays for the grouped convolution on CPU.
 GROUPED_MIN_PIXELS = 128 * 128
 
 

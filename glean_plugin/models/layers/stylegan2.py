@@ -1,4 +1,4 @@
-"""StyleGAN2 synthesis layers (rosinality's vocabulary, MMagic's key layout)."""
+"""StyleGAN2 synthesis layers (rosinality's vocabulary, MMagic's keys)."""
 import math
 from typing import Optional, Sequence
 
@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from ...ops import (bias_leaky_relu, make_fir_kernel, modulated_conv2d,
-                   noise_bias_leaky_relu, upfirdn2d)
+                    noise_bias_leaky_relu, upfirdn2d)
 from ...ops.bias_act import EPILOGUE_IMPLS
 from .equalized import EqualLinear
 
@@ -71,7 +71,9 @@ class ModulatedConv2d(nn.Module):
         demodulate (bool): weight demodulation. Default: True.
         upsample (bool): 2x upsampling (transposed conv + FIR). Default: False.
         blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
-        impl (str): 'scaled' or 'grouped', see ``modulated_conv2d``.
+        impl (str): modulated-conv formulation: 'scaled' (default),
+            'grouped' or 'auto' (chosen per call), see ``modulated_conv2d``;
+            equal results.
     """
 
     def __init__(self,
@@ -160,7 +162,8 @@ class StyledConv(nn.Module):
         style_channels (int): size of the latent w.
         upsample (bool): 2x upsampling. Default: False.
         blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
-        impl (str): modulated-conv formulation, 'scaled' or 'grouped'.
+        impl (str): modulated-conv formulation: 'scaled' (default),
+            'grouped' or 'auto', see ``ModulatedConv2d``.
         epilogue_impl (str): 'fast' (default: noise, bias, activation and
             gain in one buffer, see ``noise_bias_leaky_relu``) or
             'reference' (one op per term); equal results.

@@ -36,7 +36,7 @@ _CRITERIA = {'mse': F.mse_loss, 'l1': F.l1_loss}
 
 
 def torchvision_vgg_cache_path(vgg_type: str) -> Tuple[str, str]:
-    """Where torchvision caches ``vgg_type``'s ImageNet weights, and its URL."""
+    """Where torchvision caches ``vgg_type``'s ImageNet weights; their URL."""
     weights = getattr(torchvision.models, _VGG_WEIGHTS[vgg_type]).IMAGENET1K_V1
     path = osp.join(torch.hub.get_dir(), 'checkpoints',
                     osp.basename(weights.url))
@@ -66,7 +66,10 @@ class VGGPerceptualLoss(nn.Module):
             the loss is then not perceptual). Read by ``init_weights``
             (the Runner calls it when training starts), or by the first
             ``forward`` if nothing called it before.
+            Default: 'torchvision://vgg16'.
         criterion (str): 'mse' or 'l1'. Default: 'mse'.
+        **unused: only MMagic's ``layer_weights_style``, accepted for config
+            compatibility (there is no style term).
     """
 
     def __init__(self,
@@ -104,7 +107,8 @@ class VGGPerceptualLoss(nn.Module):
                 pretrained != TORCHVISION_PREFIX + vgg_type:
             raise ValueError(f'pretrained {pretrained!r} does not match '
                              f'vgg_type {vgg_type!r}')
-        self.layer_weights = {str(k): float(v) for k, v in layer_weights.items()}
+        self.layer_weights = {
+            str(k): float(v) for k, v in layer_weights.items()}
         self.features = features[:last + 1]
         self.vgg_type = vgg_type
         self.pretrained = pretrained
@@ -114,10 +118,9 @@ class VGGPerceptualLoss(nn.Module):
         self.norm_img = norm_img
         self.perceptual_weight = perceptual_weight
         self.criterion = _CRITERIA[criterion.lower()]
-        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1),
-                             persistent=False)
-        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
-                             persistent=False)
+        for name, value in (('mean', IMAGENET_MEAN), ('std', IMAGENET_STD)):
+            self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1),
+                                 persistent=False)
 
     def init_weights(self) -> None:
         """Read the VGG weights that ``pretrained`` names (once).
@@ -141,8 +144,9 @@ class VGGPerceptualLoss(nn.Module):
                 raise FileNotFoundError(
                     f'{vgg_type} ImageNet weights are not in torchvision\'s '
                     f'cache: expected {path}. Download {url} to that path '
-                    '(no download is attempted), or set pretrained to a local '
-                    'file, or pretrained=None for random weights (tests only).')
+                    '(no download is attempted), or set pretrained to a '
+                    'local file, or pretrained=None for random weights (tests '
+                    'only).')
         else:
             path = pretrained
         state = load_state_dict_from_file(path, prefix='features')
