@@ -1,8 +1,7 @@
 """Models: plain layers, the latent bank, and the registered GLEAN parts."""
 from .discriminator import GLEANDiscriminator
 from .glean import GLEANNet
-from .latent_bank import (StyleGAN2Base, StyleGAN2LatentBank,
-                          stylegan2_channels)
+from .latent_bank import StyleGAN2Base, StyleGAN2LatentBank, stylegan2_channels
 from .losses import VGGPerceptualLoss
 from .stylegan2_generator import StyleGAN2Generator
 

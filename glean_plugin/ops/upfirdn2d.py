@@ -33,7 +33,8 @@ def make_fir_kernel(taps: Sequence[float]) -> torch.Tensor:
         k = k[None, :] * k[:, None]
     if k.ndim != 2 or k.numel() == 0:
         raise ValueError(
-            f'FIR taps must be 1D or 2D and non-empty, got shape {tuple(k.shape)}')
+            'FIR taps must be 1D or 2D and non-empty, got shape '
+            f'{tuple(k.shape)}')
     total = k.sum()
     if total == 0:
         raise ValueError('FIR taps must not sum to zero')

@@ -11,7 +11,8 @@ from mmagic.registry import MODELS
 
 from glean_plugin import GLEANNet, StyleGAN2LatentBank
 from glean_plugin.checkpoint import CheckpointMismatchError
-from tests.support.helpers import assert_rel_close, randomize_state_dict, rel_err, shapes
+from tests.support.helpers import (assert_rel_close, randomize_state_dict,
+                                   rel_err, shapes)
 
 REL_TOL = 1e-4
 STYLE = 16
@@ -522,7 +523,8 @@ def tiny_model():
     ((1, 1, 8, 8), 'expects 3 input channels, got 1'),
     ((1, 4, 8, 8), 'expects 3 input channels, got 4'),
     ((3, 8, 8), r'expects a \(N, 3, 8, 8\) tensor, got \(3, 8, 8\)'),
-    ((1, 1, 3, 8, 8), r'expects a \(N, 3, 8, 8\) tensor, got \(1, 1, 3, 8, 8\)'),
+    ((1, 1, 3, 8, 8),
+     r'expects a \(N, 3, 8, 8\) tensor, got \(1, 1, 3, 8, 8\)'),
 ])
 def test_input_validation(tiny_model, shape, msg):
     with pytest.raises(ValueError, match=msg):

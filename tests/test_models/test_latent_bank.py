@@ -6,7 +6,8 @@ from mmagic.registry import MODELS
 
 from glean_plugin import StyleGAN2LatentBank
 from glean_plugin.models import stylegan2_channels
-from tests.support.helpers import assert_rel_close, randomize_state_dict, shapes
+from tests.support.helpers import (assert_rel_close, randomize_state_dict,
+                                   shapes)
 
 STYLE = 16
 REL_TOL = 1e-4
@@ -257,8 +258,8 @@ def test_fixed_and_random_noise(device):
     assert (c - a).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize('shape', [(2, STYLE), (2, 7, STYLE), (2, 8, STYLE + 1),
-                                   (1, 2, 8, STYLE)])
+@pytest.mark.parametrize('shape', [(2, STYLE), (2, 7, STYLE),
+                                   (2, 8, STYLE + 1), (1, 2, 8, STYLE)])
 def test_wrong_latents_shape(shape):
     bank = StyleGAN2LatentBank(32, style_channels=STYLE, max_channels=8)
     assert bank.num_latents == 8

@@ -17,8 +17,10 @@ from mmagic.models.editors.stylegan2.stylegan2_modules import (
 from glean_plugin.models.layers import (RRDB, EqualLinear, NoiseInjection,
                                         PixelNorm, PixelShufflePack,
                                         ResidualDenseBlock,
-                                        RRDBFeatureExtractor, StyledConv, ToRGB)
-from tests.support.helpers import assert_rel_close, randomize_state_dict, shapes
+                                        RRDBFeatureExtractor, StyledConv,
+                                        ToRGB)
+from tests.support.helpers import (assert_rel_close, randomize_state_dict,
+                                   shapes)
 
 TOL = dict(rtol=1e-10, atol=1e-12)
 # mmcv's upfirdn2d (used by MMagic's StyleGAN2 layers) only takes float32

@@ -11,8 +11,8 @@ import torch.nn as nn
 
 import glean_plugin.models.glean as glean_module
 from glean_plugin import GLEANNet, StyleGAN2LatentBank
-from glean_plugin.models.layers import (RRDB, RRDBFeatureExtractor,
-                                        StyledConv, checkpoint_call,
+from glean_plugin.models.layers import (RRDB, RRDBFeatureExtractor, StyledConv,
+                                        checkpoint_call,
                                         set_grad_checkpointing,
                                         to_channels_last_)
 from glean_plugin.ops.modulated_conv import GROUPED_MIN_PIXELS

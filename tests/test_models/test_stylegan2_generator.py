@@ -15,7 +15,8 @@ from mmagic.registry import MODELS
 
 from glean_plugin import StyleGAN2Generator, StyleGAN2LatentBank
 from glean_plugin.models import StyleGAN2Base
-from tests.support.helpers import assert_rel_close, randomize_state_dict, rel_err, shapes
+from tests.support.helpers import (assert_rel_close, randomize_state_dict,
+                                   rel_err, shapes)
 
 SIZE = 16
 STYLE = 16

@@ -94,7 +94,8 @@ def test_demodulated_output_channels_have_unit_weight_norm(device):
         x[0, i, 2, 2] = 1
         out = modulated_conv2d(x, weight, styles, eps=0.)
         energy = energy + out[0, :, 1:4, 1:4].square().sum(dim=(1, 2))
-    torch.testing.assert_close(energy.cpu(), torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(energy.cpu(),
+                               torch.ones(2, dtype=torch.float64))
 
 
 def test_float32_impls_agree(device):
@@ -271,7 +272,8 @@ def test_error_channel_mismatch(what):
         styles = styles[:, :3]
     else:
         styles = styles[:1]
-    with pytest.raises(ValueError, match=r'channel mismatch: x has 4 channels'):
+    with pytest.raises(ValueError,
+                       match=r'channel mismatch: x has 4 channels'):
         modulated_conv2d(x, weight, styles)
 
 

@@ -1,10 +1,11 @@
 """Plain ``nn.Module`` building blocks (no registry)."""
 from .activation_checkpoint import checkpoint_call, set_grad_checkpointing
 from .equalized import EqualizedWeight, EqualLinear, PixelNorm
-from .rrdb import RRDB, ResidualDenseBlock, RRDBFeatureExtractor, scaled_kaiming_init_
+from .memory_format import to_channels_last_
+from .rrdb import (RRDB, ResidualDenseBlock, RRDBFeatureExtractor,
+                   scaled_kaiming_init_)
 from .stylegan2 import (BiasLeakyReLU, ConstantInput, FIRFilter,
                         ModulatedConv2d, NoiseInjection, StyledConv, ToRGB)
-from .memory_format import to_channels_last_
 from .upsample import PixelShufflePack
 
 __all__ = [

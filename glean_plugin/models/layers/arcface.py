@@ -6,6 +6,7 @@ names and shapes, so the published ``model_ir_se50.pth`` (MMagic's
 ``Arcface-IR-SE50``) loads into it with ``strict=True``.
 """
 import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

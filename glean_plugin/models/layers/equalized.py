@@ -54,7 +54,8 @@ class EqualLinear(nn.Module):
         self.out_features = out_features
         self.linear = EqualizedWeight(
             torch.randn(out_features, in_features).div_(lr_mul))
-        self.bias = nn.Parameter(torch.full((out_features, ), float(bias_init)))
+        self.bias = nn.Parameter(
+            torch.full((out_features, ), float(bias_init)))
         self.lr_mul = lr_mul
         self.scale = lr_mul / math.sqrt(in_features)
         self.activate = activate

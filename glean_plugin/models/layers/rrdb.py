@@ -126,7 +126,7 @@ class RRDBFeatureExtractor(nn.Module):
         self.conv_body = nn.Conv2d(mid_channels, mid_channels, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x (Tensor): (N, C_img, H, W). Returns: Tensor: (N, C, H, W)."""
+        """Args: x (Tensor): (N, C_img, H, W). Returns: (N, C, H, W)."""
         feat = self.conv_first(x)
         # the conv output is fresh and nothing saves it: add in place
         return self.conv_body(self.body(feat)).add_(feat)
