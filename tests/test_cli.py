@@ -174,3 +174,17 @@ def test_explained_build_errors(test_registry):
     assert "unexpected keyword argument 'sise'" in args
     assert explain_build_error(_build_error(
         test_registry, dict(type='BuiltThing', fail=True))) is None
+
+
+def test_slow_dtype_warning_is_one_line(capsys):
+    from glean_plugin.hardware import SlowDtypeWarning
+
+    def main():
+        warnings.warn('--amp: this CPU (X) has no bfloat16 instructions',
+                      SlowDtypeWarning)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # as PYTHONWARNINGS=ignore
+        assert run_tool(main) == EXIT_OK
+    assert capsys.readouterr().err.splitlines() == [
+        'warning: --amp: this CPU (X) has no bfloat16 instructions']
