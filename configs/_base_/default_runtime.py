@@ -20,5 +20,5 @@ default_hooks = dict(
 # GLEAN is evaluated on RGB images: no visualisation hook by default.
 # FiniteLossHook stops training at the first NaN/Inf loss, before the bad
 # weights are saved. A leaf's custom_hooks replace this list; the tools add
-# the hook back where it is missing (engine.launch.add_finite_loss_hook).
+# the hook back where it is missing (engine.config.add_finite_loss_hook).
 custom_hooks = [dict(type='FiniteLossHook')]

@@ -23,40 +23,24 @@ import pytest
 import torch
 from PIL import Image
 
-from glean_plugin.apis import (
-    InputSizeError,
-    init_generator,
-    read_image,
-    super_resolve,
-)
-from glean_plugin.checkpoint import (
-    CheckpointMismatchError,
-    load_state_dict_from_file,
-)
+from glean_plugin.apis import (InputSizeError, init_generator, read_image,
+                               super_resolve)
+from glean_plugin.checkpoint import (CheckpointMismatchError,
+                                     load_state_dict_from_file)
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.engine import FiniteLossHook, NonFiniteLossError
-from glean_plugin.engine.launch import ConfigError
+from glean_plugin.engine.config import ConfigError
 from glean_plugin.evaluation import IdentitySimilarity
 from glean_plugin.evaluation.lpips_metric import LPIPS
 from glean_plugin.models import GLEANNet, VGGPerceptualLoss
 from tests.support import stylegan2_sources
 from tests.support.helpers import REPO_ROOT
-from tests.support.tiny_glean import (
-    IN_SIZE,
-    OUT_SIZE,
-    SCALE,
-    random_images,
-    save_checkpoint,
-)
-from tests.test_robustness.robustness_tools import (
-    CONFIG,
-    PYTHON,
-    assert_error,
-    data_options,
-    run,
-    run_tool_in_process,
-    train_args,
-)
+from tests.support.tiny_glean import (IN_SIZE, OUT_SIZE, SCALE, random_images,
+                                      save_checkpoint)
+from tests.test_robustness.robustness_tools import (CONFIG, PYTHON,
+                                                    assert_error, data_options,
+                                                    run, run_tool_in_process,
+                                                    train_args)
 
 IS_ROOT = hasattr(os, 'geteuid') and os.geteuid() == 0
 ROOT_SKIP = ('runs as root, where file permissions are not enforced; the '
