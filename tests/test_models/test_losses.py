@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from glean_plugin.checkpoint import CheckpointMismatchError
+from glean_plugin import checkpoint
+from glean_plugin.checkpoint import (CheckpointHashError,
+                                     CheckpointMismatchError)
 from glean_plugin.models import VGGPerceptualLoss
 from glean_plugin.models.losses.perceptual import torchvision_vgg_cache_path
 from glean_plugin.registry import MODELS
@@ -69,6 +71,12 @@ def test_torchvision_cache_is_used_and_missing_file_explained(
     assert path in str(err.value) and url in str(err.value)
     vgg = torchvision.models.vgg16(weights=None)
     torch.save(vgg.state_dict(), _makedirs(path))
+    # A random VGG under torchvision's name is not the published file: the
+    # name's sha256 prefix (vgg16-397923af) refuses it ...
+    with pytest.raises(CheckpointHashError, match='397923af'):
+        loss.init_weights()
+    # ... so, to see that the cached file is the one read, the check is off
+    monkeypatch.setattr(checkpoint, 'check_hash_suffix', lambda name: True)
     assert not torch.equal(loss.features[0].weight, vgg.features[0].weight)
     loss.init_weights()
     assert torch.equal(loss.features[0].weight, vgg.features[0].weight)
