@@ -99,9 +99,10 @@ def test_srgan_glean_train_step_with_mmagic_arguments():
 
 @pytest.mark.slow
 def test_stylegan2_modules_with_mmagic_arguments():
-    """MMagic's StyleGAN2 generator and discriminator tests' calls (all but
-    the conditional ones and style_mixing, which the plugin's generator
-    does not have)."""
+    """MMagic's StyleGAN2 generator and discriminator tests' calls, all but
+    the conditional ones (cond_size, label) and style_mixing, which the
+    plugin's generator does not have; styles of the wrong size raise
+    ValueError (MMagic's assert, which its test expects)."""
     proc = run_python(f'''
         import torch
         import glean_plugin.dropin
@@ -138,8 +139,8 @@ def test_stylegan2_modules_with_mmagic_arguments():
         assert g.default_style_mode == 'mix'
         try:
             g([torch.randn((1, 6)) for _ in range(2)])
-        except (AssertionError, ValueError):
-            pass
+        except ValueError as err:
+            assert 'styles must be (N, 16), got (1, 6)' in str(err), err
         else:
             raise AssertionError('styles of the wrong size were accepted')
         g.mix_prob = 1
