@@ -25,12 +25,13 @@ import sys
 from types import MappingProxyType
 from typing import Mapping, Sequence, Tuple
 
+# MMagic registers its names first (glean_plugin's __init__, imported before
+# this module, has made mmagic.models importable)
+import mmagic.models  # noqa: F401
 import torch
 
-from .registry import MODELS, OPTIMIZERS
 from .models import GLEANDiscriminator, GLEANNet, StyleGAN2Generator
-
-import mmagic.models  # noqa: E402,F401  (register MMagic's names first)
+from .registry import MODELS, OPTIMIZERS
 
 DROPIN_NAMES = MappingProxyType({
     'GLEANStyleGANv2': GLEANNet,

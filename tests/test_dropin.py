@@ -230,7 +230,6 @@ def test_dropin_rebinds_mmagic_public_names():
 def test_without_dropin_mmagic_names_are_mmagics():
     """The main test process never imports the drop-in: MMagic's public
     names are MMagic's own classes here."""
-    import mmagic.models
     from mmagic.models.editors import stylegan2
     assert 'glean_plugin.dropin' not in sys.modules
     assert mmagic.models.GLEANStyleGANv2 is GLEANStyleGANv2
