@@ -5,9 +5,8 @@ degradations.
 
 The fp16 variant only turns on ``fp16_enabled`` (float16 autocast in the
 latent bank and discriminator, as MMagic's fp16 config; no AMP wrapper):
-it is checked for what it builds and the optimisers it keeps. It is not
-trained here: on a CPU float16 is emulated, and its discriminator's
-gradients are NaN today (``test_fp16_discriminator_gradients_are_finite``).
+it is checked for what it builds and the optimisers it keeps, and trains
+two iterations on CPU like the fp32 one.
 """
 import copy
 import os
@@ -184,8 +183,8 @@ def _tiny_data(root):
 
 
 @pytest.mark.slow
-def test_blind_config_trains_two_iterations(tmp_path):
-    path = BLIND
+@pytest.mark.parametrize('path', [BLIND, BLIND_FP16], ids=osp.basename)
+def test_blind_config_trains_two_iterations(tmp_path, path):
     data_root = _tiny_data(str(tmp_path / 'data'))
     options = {f'model.{k}': v for k, v in TINY_MODEL.items()}
     options.update({
@@ -225,12 +224,9 @@ def test_blind_config_trains_two_iterations(tmp_path):
     assert osp.isfile(tmp_path / 'run' / 'iter_2.pth')
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'glean_plugin/models/layers/discriminator.py MiniBatchStdDev computes '
-    'sqrt(var + 1e-8) in float16 under fp16_enabled: the eps underflows to '
-    '0 and sqrt at 0 gives NaN gradients (MMagic computes it in float32); '
-    'the first training step of an fp16 config then stops on NaN losses'))
 def test_fp16_discriminator_gradients_are_finite():
+    """The minibatch-stddev statistic is computed in float32: in float16
+    its eps (1e-8) rounded to 0 and sqrt's gradient gave NaN."""
     cfg = Config.fromfile(BLIND_FP16)
     init_default_scope(cfg.default_scope)
     disc_cfg = copy.deepcopy(cfg.model.discriminator)

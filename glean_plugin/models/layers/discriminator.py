@@ -122,7 +122,8 @@ class ResBlock(nn.Module):
 
 
 class MiniBatchStdDev(nn.Module):
-    """Appends the group-wise standard deviation as extra channel(s).
+    """Appends the group-wise standard deviation as extra channel(s),
+    computed in float32 (or float64) whatever the input's dtype or autocast.
 
     Args:
         group_size (int): samples per group. Default: 4.
@@ -148,8 +149,13 @@ class MiniBatchStdDev(nn.Module):
         if c % self.channel_groups != 0:
             raise ValueError(f'{c} channels are not divisible by '
                              f'channel_groups={self.channel_groups}')
-        y = x.reshape(group, -1, self.channel_groups,
-                      c // self.channel_groups, h, w)
-        y = torch.sqrt(y.var(dim=0, unbiased=False) + self.eps)
-        y = y.mean(dim=(2, 3, 4)).reshape(-1, self.channel_groups, 1, 1)
-        return torch.cat([x, y.repeat(group, 1, h, w)], dim=1)
+        # The statistic in float32 at least, autocast off (as MMagic, which
+        # runs this layer outside its float16 blocks): in float16 the eps
+        # rounds to 0 and the gradient of sqrt near 0 overflows to NaN.
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.autocast(x.device.type, enabled=False):
+            y = x.to(dtype).reshape(group, -1, self.channel_groups,
+                                    c // self.channel_groups, h, w)
+            y = torch.sqrt(y.var(dim=0, unbiased=False) + self.eps)
+            y = y.mean(dim=(2, 3, 4)).reshape(-1, self.channel_groups, 1, 1)
+        return torch.cat([x, y.to(x.dtype).repeat(group, 1, h, w)], dim=1)
