@@ -9,14 +9,14 @@ import math
 import os
 import os.path as osp
 import uuid
-from typing import IO, Any, Iterator, List, Mapping
+from typing import IO, Any, Iterable, Iterator, List, Mapping
 
 import numpy as np
 import torch
 
 __all__ = ['PARTIAL_SUFFIX', 'atomic_open', 'link_atomic', 'partial_files',
-           'replace_durable', 'to_builtin', 'write_atomic',
-           'write_json_atomic']
+           'refuse_existing', 'replace_durable', 'to_builtin',
+           'write_atomic', 'write_json_atomic']
 
 # Temporary files are '.<name>.<random>.partial' beside their target: hidden,
 # never matched by globs such as 'iter_*.pth', and found by ``partial_files``.
@@ -126,6 +126,18 @@ def to_builtin(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def refuse_existing(paths: Iterable[str], overwrite: bool) -> None:
+    """Outputs are never replaced silently: unless ``overwrite``, raise
+    ``FileExistsError`` naming those of ``paths`` that exist (nothing is
+    written before this check)."""
+    from .checkpoint import format_key_list
+    existing = [p for p in paths if osp.exists(p)]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f'{len(existing)} output(s) exist: {format_key_list(existing)}; '
+            'pass overwrite (--overwrite) to replace them')
 
 
 def write_json_atomic(obj: Any, path: str) -> None:

@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from glean_plugin.fileio import atomic_open, partial_files, write_atomic
+from glean_plugin.fileio import (atomic_open, partial_files, refuse_existing,
+                                 write_atomic)
 
 
 @pytest.fixture
@@ -121,3 +122,16 @@ def test_replace_durable_moves_a_folder(tmp_path, monkeypatch):
     assert (tmp_path / 'final' / 'f').read_bytes() == b'1'
     assert not (tmp_path / 'tmp').exists()
     assert synced == [str(tmp_path)]
+
+
+def test_refuse_existing_names_what_exists(tmp_path):
+    present, absent = tmp_path / 'a.png', tmp_path / 'b.png'
+    present.write_bytes(b'earlier')
+    refuse_existing([str(absent)], overwrite=False)  # nothing there: fine
+    refuse_existing([str(present)], overwrite=True)  # allowed to replace
+    with pytest.raises(FileExistsError) as err:
+        refuse_existing([str(present), str(absent)], overwrite=False)
+    assert '1 output(s) exist' in str(err.value)
+    assert str(present) in str(err.value) and str(absent) not in str(err.value)
+    assert '--overwrite' in str(err.value)
+    assert present.read_bytes() == b'earlier'

@@ -27,7 +27,8 @@ import os
 import sys
 
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
-from glean_plugin.apis.cli import build_from_args, int_at_least
+from glean_plugin.apis.cli import (add_model_arguments, build_from_args,
+                                   int_at_least)
 from glean_plugin.cli import EXIT_OK, EXIT_PARTIAL, run_tool
 from glean_plugin.faces import FEATHER, FaceLimits, restore_faces_file
 from glean_plugin.faces.detect import MIN_FACE_SIZE
@@ -37,19 +38,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('photo', help='the photo (any image OpenCV reads)')
     parser.add_argument('output_dir', help='output folder (created if needed)')
-    parser.add_argument('--config', required=True,
-                        help='a GLEAN face config (square input and output, '
-                        'e.g. configs/glean_ffhq_16x.py)')
-    parser.add_argument('--checkpoint', required=True,
-                        help='checkpoint: an mmengine one (generator_ema./'
-                        'generator. keys) or a bare generator state dict')
-    parser.add_argument('--device', default=None,
-                        help='cpu, cuda, cuda:1, ... (default: cuda if '
-                        'available, else cpu)')
-    parser.add_argument('--checkpoint-prefix', default=None,
-                        help="key prefix of the generator in CHECKPOINT, '' "
-                        'for a bare state dict (default: generator_ema or '
-                        'generator, whichever fits)')
+    add_model_arguments(
+        parser, as_options=True,
+        config_help='a GLEAN face config (square input and output, e.g. '
+        'configs/glean_ffhq_16x.py)')
     parser.add_argument('--keep-size', action='store_true',
                         help='paste the faces into the photo at its size '
                         "(default: into the photo enlarged by the model's "

@@ -37,13 +37,21 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """CONFIG, CHECKPOINT and the options that pick how the model runs."""
-    parser.add_argument('config', help='the config the checkpoint was '
-                        'trained with')
-    parser.add_argument('checkpoint', help='checkpoint: an mmengine one '
-                        '(generator_ema./generator. keys) or a bare '
-                        'generator state dict')
+def add_model_arguments(parser: argparse.ArgumentParser,
+                        as_options: bool = False,
+                        config_help: str = 'the config the checkpoint was '
+                        'trained with') -> None:
+    """CONFIG, CHECKPOINT and the options that pick how the model runs.
+
+    ``as_options``: ``--config``/``--checkpoint`` (required options), for
+    tools whose positional arguments are their input and output.
+    """
+    prefix = '--' if as_options else ''
+    required = dict(required=True) if as_options else {}
+    parser.add_argument(prefix + 'config', help=config_help, **required)
+    parser.add_argument(prefix + 'checkpoint', help='checkpoint: an mmengine '
+                        'one (generator_ema./generator. keys) or a bare '
+                        'generator state dict', **required)
     parser.add_argument('--device', default=None,
                         help='cpu, cuda, cuda:1, ... (default: cuda if '
                         'available, else cpu)')

@@ -21,6 +21,7 @@ from mmengine.utils import ProgressBar
 
 from ..checkpoint import format_key_list
 from ..datasets.prepare import IMAGE_EXTENSIONS
+from ..fileio import refuse_existing
 from ..image import PNG_EXTENSION as OUTPUT_EXTENSION
 from ..image import write_png_atomic
 from .generator import InferenceSettings
@@ -193,11 +194,7 @@ def plan_outputs(inputs: Sequence[str],
         if clash:
             raise ValueError(f'output {out!r} would overwrite the input '
                              f'{clash!r}: choose another output folder')
-    existing = [o for o in outputs if osp.exists(o)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f'{len(existing)} output(s) exist: {format_key_list(existing)}; '
-            'pass overwrite (--overwrite) to replace them')
+    refuse_existing(outputs, overwrite)
     return outputs
 
 
@@ -342,10 +339,7 @@ def retouch_file(generator: nn.Module,
         if _same_file(target, [edited_path]):
             raise ValueError(f'output {target!r} would overwrite the input '
                              f'{edited_path!r}')
-    existing = [t for t in targets if osp.exists(t)]
-    if existing and not overwrite:
-        raise FileExistsError(f'output exists: {", ".join(existing)}; pass '
-                              'overwrite (--overwrite) to replace it')
+    refuse_existing(targets, overwrite)
     edited = read_image(edited_path, settings)
     result, lr = retouch(generator, edited, settings, resize,
                          name=edited_path, resize_mode=resize_mode)

@@ -19,8 +19,8 @@ from .align import (BOX_CROP_SCALE, EYE_TEMPLATE, FEATHER, box_alignment,
                     transform_scale, warp_crop)
 from .detect import FaceDetection, detect_faces, pick_eye_pair
 from .files import FaceFiles, face_report, restore_faces_file
-from .restore import (MAX_OUTPUT_PIXELS, STATUSES, FaceLimits, FaceResult,
-                      FaceRestoration, restore_faces, upscale_photo)
+from .restore import (MAX_OUTPUT_PIXELS, STATUSES, FaceLimits, FaceRestoration,
+                      FaceResult, restore_faces, upscale_photo)
 
 __all__ = [
     'BOX_CROP_SCALE', 'EYE_TEMPLATE', 'FEATHER', 'MAX_OUTPUT_PIXELS',

@@ -12,7 +12,6 @@ Faces are detected first, so every output name is known and checked before
 anything is written: none may land on the photo, and existing files are
 replaced only with ``overwrite``. Each file is written atomically.
 """
-import json
 import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Optional
@@ -22,8 +21,7 @@ import torch.nn as nn
 
 from ..apis.files import read_image, write_png_atomic
 from ..apis.generator import InferenceSettings
-from ..checkpoint import format_key_list
-from ..fileio import atomic_open
+from ..fileio import refuse_existing, write_json_atomic
 from .align import FEATHER
 from .detect import MIN_FACE_SIZE
 from .restore import FaceLimits, FaceRestoration, restore_faces
@@ -70,11 +68,7 @@ def _check_outputs(photo_path: str, out_dir: str, outputs: List[str],
         if osp.exists(out) and osp.samefile(out, photo_path):
             raise ValueError(f'output {out!r} would overwrite the photo: '
                              'choose another output folder')
-    existing = [o for o in outputs if osp.exists(o)]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f'{len(existing)} output(s) exist: {format_key_list(existing)}; '
-            'pass overwrite (--overwrite) to replace them')
+    refuse_existing(outputs, overwrite)
     return outputs
 
 
@@ -184,8 +178,6 @@ def restore_faces_file(generator: nn.Module,
                              (face.input_crop, face.restored_crop)):
             write_png_atomic(path, img)
             written.append(path)
-    with atomic_open(report_out, 'w') as f:
-        json.dump(report, f, indent=2)
-        f.write('\n')
+    write_json_atomic(report, report_out)
     written.append(report_out)
     return FaceFiles(restoration, report, written)
