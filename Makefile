@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (Python 3.10+, PyPI reachable):
 #   make demo   - the main job
-#   make test   - the test suite
+#   make test   - the test suite (make test-quick: without the slow
+#                 end-to-end runs; make lint: ruff + isort, as CI runs)
 # Both create (or reuse) the virtual environment in .venv.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ else
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: install demo test clean
+.PHONY: install demo test test-quick lint clean
 
 install: $(STAMP)
 
@@ -30,6 +31,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check glean_plugin tools tests configs
+	$(BIN)/isort --check-only --diff glean_plugin tools tests configs
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -4,7 +4,7 @@
 makes MMagic importable without compiled mmcv ops and registers the plugin's
 models into MMagic's registries.
 """
-from . import registry  # noqa: F401  (must come first: mmcv compatibility)
+from . import registry  # noqa: F401  # isort: skip  (first: mmcv compatibility)
 from . import engine  # noqa: F401  (registers GLEANSeparateDDP)
 from . import evaluation  # noqa: F401  (registers metrics)
 from .models import (GLEANDiscriminator, GLEANNet, StyleGAN2Generator,

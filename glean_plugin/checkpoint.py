@@ -1,4 +1,5 @@
-"""Reading state dicts out of checkpoint files, with errors that say what is wrong."""
+"""Reading state dicts out of checkpoint files, with errors that say what
+is wrong."""
 import copy
 import functools
 import hashlib
@@ -184,7 +185,8 @@ def load_state_dict_from_file(path: str,
             under ``prefix``.
     """
     try:
-        ckpt = CheckpointLoader.load_checkpoint(path, map_location=map_location)
+        ckpt = CheckpointLoader.load_checkpoint(path,
+                                                map_location=map_location)
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f'checkpoint not found: {path!r}. Download it (e.g. from the '
@@ -214,7 +216,8 @@ def load_state_dict_from_file(path: str,
             'dict of tensors (or a dict with a "state_dict" entry)')
     if prefix:
         head = prefix.rstrip('.') + '.'
-        state = {k[len(head):]: v for k, v in ckpt.items() if k.startswith(head)}
+        state = {k[len(head):]: v for k, v in ckpt.items()
+                 if k.startswith(head)}
         if not state:
             prefixes = sorted({k.split('.', 1)[0] for k in ckpt})
             raise CheckpointMismatchError(
@@ -287,7 +290,8 @@ def mismatch_error(header: str,
     return CheckpointMismatchError('\n'.join(lines))
 
 
-def init_weights_strict(module, load_pretrained: Callable[[dict], None]) -> None:
+def init_weights_strict(module,
+                        load_pretrained: Callable[[dict], None]) -> None:
     """mmengine ``init_weights`` with ``Pretrained`` entries loaded strictly.
 
     mmengine's ``PretrainedInit`` loads non-strictly and only logs what did

@@ -63,8 +63,8 @@ LEGACY_TORCH_HEAD = pickle.dumps(LEGACY_TORCH_MAGIC, protocol=2)[:-1]
 # torch's restricted unpickler puts its own reason after this marker.
 _TORCH_REASON = 'WeightsUnpickler error:'
 _TORCH_GLOBAL = re.compile(r'GLOBAL (\S+) (?:was not|whose module)')
-_TORCH_FUNCTION = re.compile(r'unrecognized function (.+?)(?: which belongs|$)',
-                             re.MULTILINE)
+_TORCH_FUNCTION = re.compile(
+    r'unrecognized function (.+?)(?: which belongs|$)', re.MULTILINE)
 # HistoryBuffer's own statistics (mmengine registers these four itself).
 HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
 _HISTORY_FIELDS = {'_log_history': np.ndarray, '_count_history': np.ndarray,
@@ -312,7 +312,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         source (str): the file, for messages.
     """
 
-    def __init__(self, file, resolve: Optional[Callable[[str, str], Any]] = None,
+    def __init__(self, file,
+                 resolve: Optional[Callable[[str, str], Any]] = None,
                  buildable: Tuple[type, ...] = (), source: str = 'the file'
                  ) -> None:
         super().__init__(file)
@@ -494,7 +495,8 @@ setattr(load_from_local, _WRAPPED, True)
 
 
 def _restricted(loader: Callable) -> Callable:
-    """An mmengine scheme loader run inside ``reading_mmengine_checkpoints``."""
+    """An mmengine scheme loader run inside
+    ``reading_mmengine_checkpoints``."""
 
     @functools.wraps(loader)
     def wrapped(filename, map_location=None, *args, **kwargs):

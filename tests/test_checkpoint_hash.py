@@ -19,7 +19,8 @@ URL_DIR = 'https://download.openmmlab.com/mmediting/restorers/glean/'
 
 def _state():
     torch.manual_seed(0)
-    return {'conv.weight': torch.randn(4, 3, 3, 3), 'conv.bias': torch.randn(4)}
+    return {'conv.weight': torch.randn(4, 3, 3, 3),
+            'conv.bias': torch.randn(4)}
 
 
 def _saved(folder, stem='glean_tiny_20210614'):

@@ -1,8 +1,8 @@
 """Check the model zoo (configs/metafile.yml) and README's table rendered
 from it.
 
-    python tools/modelzoo.py --check          # metafile vs configs and MMagic; README up to date
-    python tools/modelzoo.py --write-readme   # check, then render the table into README
+    python tools/modelzoo.py --check         # metafile, configs, README
+    python tools/modelzoo.py --write-readme  # check, render README's table
 
 --check fails (status 2) listing every disagreement: a config without an
 entry (or an entry without a config), a scale, latent bank or metric

@@ -24,10 +24,10 @@ from .files import (InferenceSummary, InputSkippedWarning, collect_images,
                     super_resolve_files, write_png_atomic)
 from .generator import (InferenceSettings, init_generator, load_config,
                         load_generator_state, resolve_device)
-from .inference import (DEFAULT_RESIZE_MODE, RESIZE_MODES,
-                        InputResizedWarning, InputSizeError, fit_input_shape,
-                        format_shape, generator_shapes, letterbox_value,
-                        matlab_resize, retouch, retouch_input, super_resolve)
+from .inference import (DEFAULT_RESIZE_MODE, RESIZE_MODES, InputResizedWarning,
+                        InputSizeError, fit_input_shape, format_shape,
+                        generator_shapes, letterbox_value, matlab_resize,
+                        retouch, retouch_input, super_resolve)
 
 __all__ = [
     'BenchmarkReport', 'BenchmarkResult', 'ImageQuality', 'ModelSpec',

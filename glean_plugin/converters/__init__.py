@@ -10,9 +10,8 @@ from .files import (PersistentObject, check_destination, load_stylegan2_source,
                     module_state, save_checkpoint)
 from .layout import (ConversionWarning, DiscriminatorArch, GeneratorArch,
                      fit_channel_table)
-from .stylegan2 import (DISCRIMINATOR_PREFIX, GENERATOR_PREFIX,
-                        SOURCE_FORMATS, SourceNetworks, convert_stylegan2,
-                        split_source)
+from .stylegan2 import (DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, SOURCE_FORMATS,
+                        SourceNetworks, convert_stylegan2, split_source)
 
 __all__ = [
     'ConversionWarning', 'DISCRIMINATOR_PREFIX', 'DiscriminatorArch',

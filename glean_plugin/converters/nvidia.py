@@ -27,7 +27,7 @@ import torch
 
 from .layout import (CONV_KERNEL, DiscriminatorArch, GeneratorArch, Rename,
                      Transform, apply_plan, count_indexed, down_filter,
-                     reshape_to, require, up_filter)
+                     require, reshape_to, up_filter)
 
 __all__ = ['GENERATOR_MARKERS', 'DISCRIMINATOR_MARKERS', 'convert_generator',
            'convert_discriminator', 'infer_generator', 'infer_discriminator']

@@ -14,6 +14,7 @@ from typing import Dict, Iterable, Optional, Sequence
 import torch.nn as nn
 from mmengine.device import get_device
 from mmengine.model import MMSeparateDistributedDataParallel
+
 from ..registry import MODEL_WRAPPERS
 
 __all__ = ['GLEANSeparateDDP', 'strip_ddp_keys']
@@ -21,7 +22,8 @@ __all__ = ['GLEANSeparateDDP', 'strip_ddp_keys']
 _DDP_INFIX = '.module.'
 
 
-def strip_ddp_keys(state: Dict, wrapped: Iterable[str], prefix: str = '') -> None:
+def strip_ddp_keys(state: Dict, wrapped: Iterable[str],
+                   prefix: str = '') -> None:
     """Rename ``{prefix}{name}.module.x`` to ``{prefix}{name}.x`` in place.
 
     Args:

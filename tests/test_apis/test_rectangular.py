@@ -10,11 +10,12 @@ import torch
 import torch.nn as nn
 
 from glean_plugin.apis import (InferenceSettings, InputResizedWarning,
-                               InputSizeError, fit_input_shape,
-                               generator_shapes, letterbox_value,
-                               matlab_resize, retouch, retouch_input,
-                               super_resolve, super_resolve_files)
+                               InputSizeError)
 from glean_plugin.apis import benchmark as bm
+from glean_plugin.apis import (fit_input_shape, generator_shapes,
+                               letterbox_value, matlab_resize, retouch,
+                               retouch_input, super_resolve,
+                               super_resolve_files)
 from glean_plugin.datasets import matlab_downsample
 from glean_plugin.models import GLEANNet
 from tests.support.tiny_car import (IN_SHAPE, OUT_SHAPE, ROUNDING, SCALE,

@@ -22,8 +22,8 @@ from glean_plugin.converters import (ConversionWarning, convert_stylegan2,
                                      load_stylegan2_source, save_checkpoint)
 from glean_plugin.models import (GLEANDiscriminator, GLEANNet,
                                  StyleGAN2LatentBank)
-from tests.support.helpers import REPO_ROOT, assert_rel_close
 from tests.support import stylegan2_sources as src
+from tests.support.helpers import REPO_ROOT, assert_rel_close
 
 SIZE = 32
 CAP = 16  # every resolution capped: a small model (max_channels=16)

@@ -221,6 +221,7 @@ def test_folder_256_bank_fits_glean_cat_8x(tmp_path):
     initialises glean_cat_8x.py's GLEANNet and discriminator strictly with
     only the checkpoint path changed."""
     import mmagic.models  # noqa: F401  (registers StyleGAN2)
+
     from glean_plugin.engine import EMACheckpointLayoutHook
     cfg = Config.fromfile(osp.join(REPO_ROOT, FOLDER_256))
     init_default_scope(cfg.default_scope)

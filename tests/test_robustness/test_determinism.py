@@ -2,14 +2,9 @@
 losses."""
 import pytest
 
-from tests.test_robustness.robustness_tools import (
-    LOSS_KEYS,
-    PYTHON,
-    read_scalars,
-    start,
-    train_args,
-    train_records,
-)
+from tests.test_robustness.robustness_tools import (LOSS_KEYS, PYTHON,
+                                                    read_scalars, start,
+                                                    train_args, train_records)
 
 ITERS = 3
 

@@ -12,21 +12,14 @@ from mmengine.runner import Runner
 
 from glean_plugin.fileio import partial_files
 from tests.support.helpers import REPO_ROOT
-from tests.test_robustness.robustness_tools import (
-    CONFIG,
-    FAULTY_TRAIN,
-    PYTHON,
-    data_options,
-    isolate_mmengine_globals,
-    last_checkpoint,
-    load_checkpoint,
-    read_scalars,
-    run,
-    start,
-    train_args,
-    train_records,
-    wait_for,
-)
+from tests.test_robustness.robustness_tools import (CONFIG, FAULTY_TRAIN,
+                                                    PYTHON, data_options,
+                                                    isolate_mmengine_globals,
+                                                    last_checkpoint,
+                                                    load_checkpoint,
+                                                    read_scalars, run, start,
+                                                    train_args, train_records,
+                                                    wait_for)
 
 OPTIMIZERS = ('generator', 'discriminator')
 

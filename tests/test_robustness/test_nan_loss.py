@@ -9,18 +9,12 @@ import torch
 from glean_plugin.apis import init_generator
 from glean_plugin.fileio import partial_files
 from tests.support.helpers import REPO_ROOT
-from tests.test_robustness.robustness_tools import (
-    CONFIG,
-    FAULTY_TRAIN,
-    PYTHON,
-    assert_error,
-    last_checkpoint,
-    load_checkpoint,
-    read_scalars,
-    run,
-    train_args,
-    train_records,
-)
+from tests.test_robustness.robustness_tools import (CONFIG, FAULTY_TRAIN,
+                                                    PYTHON, assert_error,
+                                                    last_checkpoint,
+                                                    load_checkpoint,
+                                                    read_scalars, run,
+                                                    train_args, train_records)
 
 
 @pytest.mark.slow

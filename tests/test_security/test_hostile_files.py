@@ -23,7 +23,8 @@ from glean_plugin.converters import load_stylegan2_source
 from glean_plugin.models import GLEANDiscriminator, GLEANNet
 from glean_plugin.serialization import (load_torch_file,
                                         mmengine_checkpoint_globals)
-from tests.support.helpers import PYTHON, REPO_ROOT, data_options, run_python, run_tool
+from tests.support.helpers import (PYTHON, REPO_ROOT, data_options, run_python,
+                                   run_tool)
 from tests.support.tiny_glean import CONFIG, IN_SIZE, random_images
 from tests.test_security import hostile_files
 
@@ -274,7 +275,8 @@ def test_train_and_test_tools_refuse(files, tmp_path, tiny_data):
                       '--resume', '--cfg-options', *options])
         config = work / 'pretrained_cfg.py'
         config.write_text(
-            f'_base_ = [{CONFIG!r}]\nmodel = dict(generator=dict(init_cfg=dict('
+            f'_base_ = [{CONFIG!r}]\n'
+            'model = dict(generator=dict(init_cfg=dict('
             f"_delete_=True, type='Pretrained', checkpoint={f.path!r}, "
             "prefix='generator_ema')))\n")
         argvs.append([_tool('train'), config, '--work-dir', work / 'init',

@@ -56,8 +56,9 @@ def main():
     spec_path, result_path = sys.argv[1:3]
     with open(spec_path) as f:
         spec = json.load(f)
-    import glean_plugin  # noqa: F401  (as the tools import it)
     from mmengine.logging.history_buffer import HistoryBuffer
+
+    import glean_plugin  # noqa: F401  (as the tools import it)
     HistoryBuffer()  # mmengine fills in its four statistics on first use
     before = _state()
     results = []
