@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=15 tests
 
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
