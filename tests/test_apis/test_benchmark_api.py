@@ -13,12 +13,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from glean_plugin.apis import (InferenceSettings, init_generator,
-                               matlab_resize, super_resolve)
+from glean_plugin.apis import InferenceSettings
 from glean_plugin.apis import benchmark as bm
+from glean_plugin.apis import init_generator, matlab_resize, super_resolve
 from glean_plugin.datasets import matlab_downsample
 from tests.support.tiny_glean import (CONFIG, OUT_SIZE, SCALE, random_images,
-                                  save_checkpoint)
+                                      save_checkpoint)
 
 EDSR_CONFIG = 'mmagic::edsr/edsr_x4c64b16_1xb16-300k_div2k.py'
 FAST = bm.TimingSettings(warmup=0, repeats=2)

@@ -19,13 +19,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
-from glean_plugin.apis import matlab_resize, read_image
 from glean_plugin import cli
 from glean_plugin.analysis import benchmark_cli
 from glean_plugin.analysis.report import exit_status
+from glean_plugin.apis import matlab_resize, read_image
 from glean_plugin.datasets import build_demo_dataset
 from glean_plugin.registry import MODELS
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
 from tests.support.tiny_glean import CONFIG, OUT_SIZE, SCALE, save_checkpoint
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'benchmark.py')
