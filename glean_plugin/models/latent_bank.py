@@ -15,6 +15,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from .errors import ModelInputError
 from .layers import ConstantInput, EqualLinear, PixelNorm, StyledConv, ToRGB
 from .layers.activation_checkpoint import checkpoint_call
 from .layers.equalized import PIXEL_NORM_EPS
@@ -114,6 +115,15 @@ class StyleGAN2Base(nn.Module):
             resolution's input (fusion and both styled convs are recomputed
             in the backward pass). Default: False.
         norm_eps (float): epsilon of the mapping's PixelNorm. Default: 1e-6.
+        noise_size (int, optional): size of z; None (default) is
+            ``style_channels``.
+        cond_size (int, optional): size of a label (e.g. one-hot class) that
+            conditions the mapping, as MMagic's: the label's embedding
+            (``embed``, to ``cond_mapping_channels``) and z are pixel-normed
+            separately and concatenated. None or <= 0 (default):
+            unconditional.
+        cond_mapping_channels (int, optional): size of the label embedding;
+            None is ``style_channels``.
     """
 
     def __init__(self,
@@ -128,7 +138,10 @@ class StyleGAN2Base(nn.Module):
                  modconv_impl: str = 'auto',
                  fp16_enabled: bool = False,
                  with_cp: bool = False,
-                 norm_eps: float = PIXEL_NORM_EPS) -> None:
+                 norm_eps: float = PIXEL_NORM_EPS,
+                 noise_size: Optional[int] = None,
+                 cond_size: Optional[int] = None,
+                 cond_mapping_channels: Optional[int] = None) -> None:
         super().__init__()
         if out_size < 8 or out_size & (out_size - 1):
             raise ValueError(
@@ -144,10 +157,25 @@ class StyleGAN2Base(nn.Module):
         self.num_latents = self.log_size * 2 - 2
         self.num_injected_noises = self.num_latents - 1
 
-        self.style_mapping = nn.Sequential(
-            PixelNorm(norm_eps), *(EqualLinear(
-                style_channels, style_channels, lr_mul=lr_mlp, activate=True)
-                                   for _ in range(num_mlps)))
+        self.noise_size = style_channels if noise_size is None else noise_size
+        self.cond_size = cond_size if cond_size and cond_size > 0 else None
+        if self.cond_size is None:
+            # the first layer of MMagic's unconditional mapping is PixelNorm
+            mapping = [PixelNorm(norm_eps)]
+            cond_channels = 0
+        else:
+            cond_channels = (style_channels if cond_mapping_channels is None
+                             else cond_mapping_channels)
+            self.embed = EqualLinear(self.cond_size, cond_channels)
+            # z and the label's embedding are normalised separately
+            self.pixel_norm = PixelNorm(norm_eps)
+            mapping = []
+        in_channels = self.noise_size + cond_channels
+        for _ in range(num_mlps):
+            mapping.append(EqualLinear(in_channels, style_channels,
+                                       lr_mul=lr_mlp, activate=True))
+            in_channels = style_channels
+        self.style_mapping = nn.Sequential(*mapping)
 
         ch = self.channels
         self.constant_input = ConstantInput(ch[4])
@@ -190,9 +218,43 @@ class StyleGAN2Base(nn.Module):
         """The fixed noise map ``index``: (1, 1, H, H)."""
         return getattr(self, f'injected_noise_{index}')
 
-    def map_latents(self, z: torch.Tensor) -> torch.Tensor:
-        """Mapping MLP. Args: z (Tensor): (N, style). Returns: w (N, style)."""
-        return self.style_mapping(z)
+    def check_label(self, label: Optional[torch.Tensor],
+                    batch: int) -> None:
+        """Raise ModelInputError unless ``label`` fits the mapping: (batch,
+        cond_size) for a conditional one, None otherwise."""
+        if self.cond_size is None:
+            if label is not None:
+                raise ModelInputError(
+                    'label must be None for an unconditional StyleGAN2 '
+                    f'(cond_size None), got a {tuple(label.shape)} tensor')
+            return
+        if label is None:
+            raise ModelInputError(
+                f'a conditional StyleGAN2 (cond_size={self.cond_size}) needs '
+                f'a (N, {self.cond_size}) label, got None')
+        if label.ndim != 2 or tuple(label.shape) != (batch, self.cond_size):
+            raise ModelInputError(
+                f'label must be ({batch}, {self.cond_size}), got '
+                f'{tuple(label.shape)}')
+
+    def map_latents(self, z: torch.Tensor,
+                    label: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Mapping MLP, z -> w.
+
+        Args:
+            z (Tensor): (N, noise_size) codes.
+            label (Tensor, optional): (N, cond_size) labels of a conditional
+                mapping; None for an unconditional one.
+
+        Returns:
+            Tensor: (N, style_channels) w codes.
+        """
+        self.check_label(label, z.shape[0])
+        if label is None:
+            return self.style_mapping(z)
+        embedding = self.pixel_norm(self.embed(label.to(z.dtype)))
+        return self.style_mapping(
+            torch.cat([self.pixel_norm(z), embedding], dim=1))
 
     def _styled(self, conv: StyledConv, x, w, noise):
         out = conv(x, w, noise)
@@ -215,10 +277,11 @@ class StyleGAN2Base(nn.Module):
                             latents[:, 2 + 2 * i], noises[1])
 
     def check_latents(self, latents: torch.Tensor) -> None:
-        """Raise ValueError unless latents is (N, num_latents, style)."""
+        """Raise ModelInputError unless latents is (N, num_latents,
+        style)."""
         expected = (self.num_latents, self.style_channels)
         if latents.ndim != 3 or tuple(latents.shape[1:]) != expected:
-            raise ValueError(
+            raise ModelInputError(
                 f'latents must be (N, {expected[0]}, {expected[1]}), got '
                 f'{tuple(latents.shape)}')
 

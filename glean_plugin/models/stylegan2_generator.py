@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..registry import MODELS
+from .errors import ModelInputError
 from .latent_bank import NoiseMaps, StyleGAN2Base, check_style_args
 
 __all__ = ['StyleGAN2Generator']
@@ -33,18 +34,25 @@ class StyleGAN2Generator(StyleGAN2Base):
 
     Mapping z -> w (PixelNorm + ``num_mlps`` EqualLinear layers at
     ``lr_mlp``), one w per synthesis layer with style mixing, per-layer noise
-    and the truncation trick; arguments, ``forward`` and state dict as
-    MMagic's ``StyleGAN2Generator`` (unconditional). Registered as
-    ``GLEANStyleGAN2Generator``. Arguments after ``noise_size`` are
-    keyword-only; those not named in the signature (architecture from
-    ``num_mlps`` on, and speed) go to ``StyleGAN2Base`` unchanged.
+    and the truncation trick, optionally conditioned on a label; arguments,
+    ``forward``, ``style_mixing`` and state dict as MMagic's
+    ``StyleGAN2Generator``. Registered as ``GLEANStyleGAN2Generator``.
+    Arguments after ``noise_size`` are keyword-only; those not named in the
+    signature (architecture from ``cond_size`` on, and speed) go to
+    ``StyleGAN2Base`` unchanged.
 
     Architecture:
         out_size (int): output resolution (power of two, >= 8).
-        style_channels (int): size of z and w. Default: 512.
+        style_channels (int): size of w. Default: 512.
         out_channels (int): image channels. Default: 3.
-        noise_size (int, optional): size of z; only None or
-            ``style_channels`` (MMagic's ``BaseGAN`` passes it).
+        noise_size (int, optional): size of z; None (default) is
+            ``style_channels``.
+        cond_size (int, optional): size of the label of a conditional
+            generator (``forward(..., label=...)``); None or <= 0
+            (default): unconditional. A conditional generator tracks the
+            mean w in ``w_avg`` (as with ``update_mean_latent_with_ema``).
+        cond_mapping_channels (int, optional): size of the label embedding;
+            None is ``style_channels``.
         num_mlps (int): mapping depth. Default: 8.
         channel_multiplier (int): channel multiplier. Default: 2.
         blur_kernel (Sequence[int]): FIR taps. Default: (1, 3, 3, 1).
@@ -87,21 +95,19 @@ class StyleGAN2Generator(StyleGAN2Base):
                  w_avg_beta: float = 0.998,
                  bgr2rgb: bool = False,
                  **synthesis_args) -> None:
-        if noise_size not in (None, style_channels):
-            raise ValueError(
-                f'noise_size must be None or style_channels '
-                f'({style_channels}), got {noise_size}')
         check_style_args(default_style_mode, eval_style_mode, mix_prob)
         # the architecture and speed arguments are StyleGAN2Base's
         super().__init__(out_size, style_channels=style_channels,
-                         out_channels=out_channels, **synthesis_args)
-        self.noise_size = style_channels
+                         out_channels=out_channels, noise_size=noise_size,
+                         **synthesis_args)
         self._default_style_mode = default_style_mode
         self.default_style_mode = default_style_mode
         self.eval_style_mode = eval_style_mode
         self.mix_prob = mix_prob
         self.bgr2rgb = bgr2rgb
-        if update_mean_latent_with_ema:
+        # get_mean_latent cannot sample labels: a conditional generator
+        # tracks the mean w, as MMagic's does
+        if update_mean_latent_with_ema or self.cond_size is not None:
             self.register_buffer('w_avg', torch.zeros(style_channels))
             self.w_avg_beta = w_avg_beta
 
@@ -128,7 +134,8 @@ class StyleGAN2Generator(StyleGAN2Base):
         """Mean w of ``num_samples`` random codes (or the tracked ``w_avg``).
 
         Draws z on the CPU in batches of ``bs_per_repeat`` as MMagic does, so
-        a seed gives MMagic's value; no autograd graph is kept.
+        a seed gives MMagic's value; no autograd graph is kept. A
+        conditional generator always tracks ``w_avg``.
 
         Args:
             num_samples (int): number of codes, a multiple of
@@ -150,50 +157,52 @@ class StyleGAN2Generator(StyleGAN2Base):
         device = self.constant_input.input.device
         total = 0
         for _ in range(num_samples // bs_per_repeat):
-            z = torch.randn(bs_per_repeat, self.style_channels).to(device)
+            z = torch.randn(bs_per_repeat, self.noise_size).to(device)
             total = total + self.map_latents(z).mean(0, keepdim=True)
         return total / (num_samples // bs_per_repeat)
 
     def _sample_styles(self, sampler: Callable[[Tuple[int, int]],
                                                torch.Tensor],
-                       num_batches: int) -> List[torch.Tensor]:
-        """One or (with probability mix_prob in 'mix' mode) two codes."""
+                       num_batches: int, dim: int) -> List[torch.Tensor]:
+        """One or (with probability mix_prob in 'mix' mode) two (N, dim)
+        codes."""
         if num_batches < 1:
-            raise ValueError('num_batches must be >= 1 when styles is None '
-                             f'or a sampler, got {num_batches}')
+            raise ModelInputError(
+                'num_batches must be >= 1 when styles is None or a sampler, '
+                f'got {num_batches}')
         count = 2 if (self.default_style_mode == 'mix'
                       and random.random() < self.mix_prob) else 1
         device = self.constant_input.input.device
-        return [sampler((num_batches, self.style_channels)).to(device)
-                for _ in range(count)]
+        return [sampler((num_batches, dim)).to(device) for _ in range(count)]
 
     def _styles_list(self, styles: StylesInput, num_batches: int,
                      input_is_latent: bool) -> List[torch.Tensor]:
         """``forward``'s ``styles`` as a list of one or two codes."""
+        dim = self.style_channels if input_is_latent else self.noise_size
         if styles is None:
             if input_is_latent:
-                raise ValueError('input_is_latent=True needs styles, got None')
-            return self._sample_styles(torch.randn, num_batches)
+                raise ModelInputError(
+                    'input_is_latent=True needs styles, got None')
+            return self._sample_styles(torch.randn, num_batches, dim)
         if isinstance(styles, torch.Tensor):
             styles = [styles]
         elif callable(styles):
-            return self._sample_styles(styles, num_batches)
+            return self._sample_styles(styles, num_batches, dim)
         elif not (isinstance(styles, Sequence) and all(
                 isinstance(s, torch.Tensor) for s in styles)):
             raise TypeError('styles must be a Tensor, a sequence of Tensors, '
                             f'a callable or None, got {type(styles)}')
         if len(styles) not in (1, 2):
-            raise ValueError(
+            raise ModelInputError(
                 f'styles must hold 1 or 2 codes, got {len(styles)}')
         # one w code may be w+ (one per layer); mixed codes are single w/z
         ndims = (2, 3) if input_is_latent and len(styles) == 1 else (2, )
         for s in styles:
-            if s.ndim not in ndims or s.shape[-1] != self.style_channels:
+            if s.ndim not in ndims or s.shape[-1] != dim:
                 expected = ' or '.join(
-                    f'(N, {self.num_latents}, {self.style_channels})'
-                    if nd == 3 else f'(N, {self.style_channels})'
-                    for nd in ndims)
-                raise ValueError(
+                    f'(N, {self.num_latents}, {dim})' if nd == 3 else
+                    f'(N, {dim})' for nd in ndims)
+                raise ModelInputError(
                     f'styles must be {expected}, got {tuple(s.shape)}')
         return list(styles)
 
@@ -204,7 +213,7 @@ class StyleGAN2Generator(StyleGAN2Base):
             return tuple(like.new_zeros(1, 1, s, s) for s in self.noise_sizes)
         if injected_noise is not None:
             if len(injected_noise) != self.num_injected_noises:
-                raise ValueError(
+                raise ModelInputError(
                     f'injected_noise must hold {self.num_injected_noises} '
                     f'maps, got {len(injected_noise)}')
             return tuple(injected_noise)
@@ -238,7 +247,7 @@ class StyleGAN2Generator(StyleGAN2Base):
         if inject_index is None:
             inject_index = random.randint(1, num - 1)
         if not 0 <= inject_index <= num:
-            raise ValueError(
+            raise ModelInputError(
                 f'inject_index must be in [0, {num}], got {inject_index}')
         latent = torch.cat([
             styles[0].unsqueeze(1).repeat(1, inject_index, 1),
@@ -246,11 +255,60 @@ class StyleGAN2Generator(StyleGAN2Base):
         ], 1)
         return latent, inject_index
 
+    def style_mixing(self,
+                     n_source: int,
+                     n_target: int,
+                     inject_index: int = 1,
+                     truncation_latent: Optional[torch.Tensor] = None,
+                     truncation: float = 0.7,
+                     **forward_args) -> torch.Tensor:
+        """A style-mixing grid from random codes (MMagic's ``style_mixing``).
+
+        Draws ``n_source`` and then ``n_target`` z codes (Gaussian, on the
+        CPU, as MMagic does, so a seed gives MMagic's grid) and generates
+        them, then each target's code in the first ``inject_index`` layers
+        with every source's code after.
+
+        Args:
+            n_source (int): number of source codes, >= 1.
+            n_target (int): number of target codes, >= 1.
+            inject_index (int): layers that take the target's code.
+                Default: 1.
+            truncation_latent (Tensor, optional): (1, style_channels) mean w,
+                as in ``forward``.
+            truncation (float): truncation factor. Default: 0.7.
+            **forward_args: further ``forward`` arguments (e.g.
+                ``randomize_noise``).
+
+        Returns:
+            Tensor: (1 + n_source + n_target * (1 + n_source),
+            out_channels, out_size, out_size): a blank (-1) image, the
+            sources, then per target its image and its n_source mixes.
+        """
+        if n_source < 1 or n_target < 1:
+            raise ValueError('n_source and n_target must be >= 1, got '
+                             f'n_source={n_source}, n_target={n_target}')
+        device = self.constant_input.input.device
+        source = torch.randn(n_source, self.noise_size).to(device)
+        target = torch.randn(n_target, self.noise_size).to(device)
+        args = dict(truncation_latent=truncation_latent,
+                    truncation=truncation, **forward_args)
+        source_img = self(source, **args)
+        target_img = self(target, **args)
+        grid = [source_img.new_full((1, *source_img.shape[1:]), -1.),
+                source_img]
+        for i in range(n_target):
+            mixed = self([target[i:i + 1].expand(n_source, -1), source],
+                         inject_index=inject_index, **args)
+            grid += [target_img[i:i + 1], mixed]
+        return torch.cat(grid)
+
     # ------------------------------------------------------------------ #
     # forward
     # ------------------------------------------------------------------ #
     def forward(self,
                 styles: StylesInput = None,
+                label: Optional[torch.Tensor] = None,
                 num_batches: int = -1,
                 return_noise: bool = False,
                 return_latents: bool = False,
@@ -269,12 +327,16 @@ class StyleGAN2Generator(StyleGAN2Base):
 
         Args:
             styles (Tensor | Sequence[Tensor] | callable | None): z codes
-                (N, style_channels), or w codes with ``input_is_latent``
-                (then also one (N, num_latents, style_channels) w+ code). Two
-                codes mix styles at ``inject_index``. A callable
-                ``sampler((num_batches, style_channels))`` or None (Gaussian)
-                draws one code, or two with probability ``mix_prob`` in 'mix'
-                style mode.
+                (N, noise_size), or w codes (N, style_channels) with
+                ``input_is_latent`` (then also one (N, num_latents,
+                style_channels) w+ code). Two codes mix styles at
+                ``inject_index``. A callable ``sampler((num_batches, size))``
+                or None (Gaussian) draws one code, or two with probability
+                ``mix_prob`` in 'mix' style mode.
+            label (Tensor, optional): (N, cond_size) labels of a conditional
+                generator, needed there for z codes (w codes already carry
+                them, and it is then unused); must be None for an
+                unconditional one.
             num_batches (int): batch size N when sampling. Default: -1.
             return_noise (bool): return a dict (see Returns). Default: False.
             return_latents (bool): return a dict (see Returns).
@@ -314,7 +376,9 @@ class StyleGAN2Generator(StyleGAN2Base):
         noise_batch = None
         if not input_is_latent:
             noise_batch = styles
-            styles = [self.map_latents(s) for s in styles]
+            styles = [self.map_latents(s, label) for s in styles]
+        elif self.cond_size is None:
+            self.check_label(label, styles[0].shape[0])
         if hasattr(self, 'w_avg') and self.training and update_ws:
             self.w_avg.copy_(styles[0].detach().mean(0).lerp(
                 self.w_avg, self.w_avg_beta))

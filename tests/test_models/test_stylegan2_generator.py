@@ -453,8 +453,6 @@ def test_path_length_regulariser_equals_mmagic():
 # bad input
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(noise_size=8), 'noise_size must be None or style_channels \\(16\\), '
-     'got 8'),
     (dict(default_style_mode='both'), "default_style_mode must be one of "
      "\\('mix', 'single'\\), got 'both'"),
     (dict(eval_style_mode='mixed'), 'eval_style_mode must be one of'),
