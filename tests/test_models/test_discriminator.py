@@ -3,9 +3,10 @@ import pytest
 import torch
 
 from glean_plugin.checkpoint import CheckpointMismatchError
-from glean_plugin.models import GLEANDiscriminator
+from glean_plugin.models import GLEANDiscriminator, ModelInputError
 from glean_plugin.registry import MODELS
-from tests.support.helpers import assert_rel_close, randomize_state_dict
+from tests.support.helpers import (assert_rel_close, randomize_state_dict,
+                                   rel_err, shapes)
 
 
 def _mmagic_disc(**kwargs):
@@ -87,8 +88,6 @@ def test_input_and_argument_errors():
         disc(torch.randn(6, 3, 32, 32))
     with pytest.raises(ValueError, match='power of two'):
         GLEANDiscriminator(48)
-    with pytest.raises(ValueError, match='conditional'):
-        GLEANDiscriminator(32, cond_size=10)
     with pytest.raises(TypeError, match='unexpected arguments'):
         GLEANDiscriminator(32, not_an_argument=1)
 
@@ -104,3 +103,68 @@ def test_pretrained_in_an_init_cfg_list_is_strict_too(tmp_path):
         disc.init_weights()
     with pytest.raises(ValueError, match="needs a 'checkpoint'"):
         GLEANDiscriminator(32, init_cfg=dict(type='Pretrained')).init_weights()
+
+
+COND = dict(cond_size=5, cond_mapping_channels=16, cond_mapping_layers=2)
+
+
+@pytest.mark.parametrize('kwargs', [COND, dict(cond_size=5)],
+                         ids=['cond', 'cond-defaults'])
+def test_conditional_layout_matches_mmagic(kwargs):
+    ref = _mmagic_disc(in_size=32, channel_multiplier=1, **kwargs)
+    ours = GLEANDiscriminator(32, channel_multiplier=1, **kwargs)
+    assert shapes(ours.state_dict()) == shapes(ref.state_dict())
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    # MMagic's defaults: a 512-wide code, 8 mapping layers
+    code = kwargs.get('cond_mapping_channels', 512)
+    assert ours.final_linear[1].out_features == code
+    assert hasattr(ours.mapping, 'fc{}'.format(
+        kwargs.get('cond_mapping_layers', 8) - 1))
+
+
+def test_conditional_parity_with_mmagic():
+    """Same logits and the same gradients (every parameter, the label)."""
+    ref = _mmagic_disc(in_size=32, channel_multiplier=1, **COND)
+    ours = GLEANDiscriminator(32, channel_multiplier=1, **COND)
+    state = randomize_state_dict(ref.state_dict(), seed=1)
+    ref.load_state_dict(state)
+    ours.load_state_dict(state, strict=True)
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 3, 32, 32, generator=gen)
+    label = torch.randn(4, 5, generator=gen)
+    outs, label_grads = [], []
+    for model in (ref, ours):
+        lab = label.clone().requires_grad_()
+        out = model(x, lab)
+        out.square().sum().backward()
+        outs.append(out)
+        label_grads.append(lab.grad)
+    assert outs[1].shape == (4, 1)
+    assert_rel_close(outs[1], outs[0], 1e-5, 'logits')
+    assert_rel_close(label_grads[1], label_grads[0], 1e-4, 'label gradient')
+    ref_params = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad is not None and p.grad.abs().max() > 0, name
+        err = rel_err(p.grad, ref_params[name].grad)
+        assert err <= 1e-4, f'{name}: gradient relative error {err:.3g}'
+    # the label matters
+    with torch.no_grad():
+        assert rel_err(ours(x, label), ours(x, label.flip(0))) > 1e-3
+
+
+@pytest.mark.parametrize('kwargs,label,match', [
+    (COND, None, 'a conditional discriminator \\(cond_size=5\\) needs a '
+     '\\(2, 5\\) label, got None'),
+    (COND, torch.zeros(2, 4), 'needs a \\(2, 5\\) label, got \\(2, 4\\)'),
+    (COND, torch.zeros(3, 5), 'needs a \\(2, 5\\) label, got \\(3, 5\\)'),
+    (dict(), torch.zeros(2, 5), 'label must be None for an unconditional '
+     'discriminator \\(cond_size None\\), got a \\(2, 5\\) tensor'),
+])
+def test_label_errors(kwargs, label, match):
+    """Clear errors (ValueError), and AssertionErrors where MMagic asserts."""
+    disc = GLEANDiscriminator(32, channel_multiplier=1, max_channels=8,
+                              **kwargs)
+    with pytest.raises(ModelInputError, match=match) as err:
+        disc(torch.randn(2, 3, 32, 32), label)
+    assert isinstance(err.value, ValueError)
+    assert isinstance(err.value, AssertionError)
