@@ -1,4 +1,5 @@
 """Helpers shared by the tests (import as ``from helpers import ...``)."""
+import contextlib
 import os
 import subprocess
 import sys
@@ -112,3 +113,15 @@ def run_tool(args, timeout: float = 600,
     full_env.setdefault('OMP_NUM_THREADS', '1')
     return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Run the block with ``count`` torch CPU threads: on a shared CPU, more
+    threads than free cores make each call many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

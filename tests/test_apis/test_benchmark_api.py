@@ -17,6 +17,7 @@ from glean_plugin.apis import InferenceSettings
 from glean_plugin.apis import benchmark as bm
 from glean_plugin.apis import init_generator, matlab_resize, super_resolve
 from glean_plugin.datasets import matlab_downsample
+from tests.support.helpers import torch_threads
 from tests.support.tiny_glean import (CONFIG, OUT_SIZE, SCALE, random_images,
                                       save_checkpoint)
 
@@ -53,12 +54,9 @@ def make_pairs(root, gt_size, scales, names=('a.png', 'b.png', 'c.png'),
 
 @pytest.fixture(scope='module', autouse=True)
 def one_thread():
-    """One CPU thread: on a shared CPU, more threads than free cores make
-    each forward many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """One CPU thread (see ``torch_threads``)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope='module')

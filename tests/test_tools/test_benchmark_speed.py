@@ -27,7 +27,7 @@ from glean_plugin.analysis.speed_report import format_report
 from glean_plugin.analysis.speed_stylegan2 import (amortised_counts,
                                                    build_stylegan2_networks)
 from glean_plugin.hardware import SlowDtypeWarning, slow_dtype_reason
-from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.helpers import PYTHON, REPO_ROOT, run_tool, torch_threads
 
 TOOL = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_speed.py')
 # MMagic's GLEAN has no channel cap: 8->16 with one RRDB and small latents is
@@ -43,12 +43,9 @@ ONE_REPEAT = ['--repeats', '1', '--train-repeats', '1', '--warmup', '0']
 
 @pytest.fixture(scope='module', autouse=True)
 def one_thread():
-    """One CPU thread: on a shared CPU, more threads than free cores make
-    each call many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """One CPU thread (see ``torch_threads``)."""
+    with torch_threads(1):
+        yield
 
 
 def run_in_process(argv, monkeypatch=None):
