@@ -172,7 +172,9 @@ def build_discriminators(out_size: int,
     torch.manual_seed(SEED)
     kw = dict(in_size=out_size, channel_multiplier=args.channel_multiplier)
     try:
-        from mmagic.models.editors.stylegan2 import StyleGAN2Discriminator
+        # the defining module: glean_plugin.dropin rebinds the package's name
+        from mmagic.models.editors.stylegan2.stylegan2_discriminator import \
+            StyleGAN2Discriminator
         theirs = StyleGAN2Discriminator(**kw)
         theirs(torch.zeros(1, 3, out_size, out_size))
         note = "MMagic's StyleGAN2Discriminator"

@@ -116,8 +116,10 @@ def build_stylegan2_networks(args: argparse.Namespace) -> Tuple[
     Returns:
         tuple: (MMagic's generator, discriminator), (ours).
     """
-    from mmagic.models.editors.stylegan2 import StyleGAN2Discriminator
-    from mmagic.models.editors.stylegan2 import \
+    # the defining modules: glean_plugin.dropin rebinds the package's names
+    from mmagic.models.editors.stylegan2.stylegan2_discriminator import \
+        StyleGAN2Discriminator
+    from mmagic.models.editors.stylegan2.stylegan2_generator import \
         StyleGAN2Generator as MMagicStyleGAN2Generator
     size, cap = args.stylegan2_size, args.stylegan2_channels
 
