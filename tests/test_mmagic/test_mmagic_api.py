@@ -99,10 +99,10 @@ def test_srgan_glean_train_step_with_mmagic_arguments():
 
 @pytest.mark.slow
 def test_stylegan2_modules_with_mmagic_arguments():
-    """MMagic's StyleGAN2 generator and discriminator tests' calls, all but
-    the conditional ones (cond_size, label) and style_mixing, which the
-    plugin's generator does not have; styles of the wrong size raise
-    ValueError (MMagic's assert, which its test expects)."""
+    """MMagic's StyleGAN2 generator and discriminator tests' calls, the
+    conditional ones (cond_size, label) and style_mixing included; styles of
+    the wrong size raise ModelInputError, a ValueError and the
+    AssertionError MMagic's test expects."""
     proc = run_python(f'''
         import torch
         import glean_plugin.dropin
@@ -139,10 +139,13 @@ def test_stylegan2_modules_with_mmagic_arguments():
         assert g.default_style_mode == 'mix'
         try:
             g([torch.randn((1, 6)) for _ in range(2)])
-        except ValueError as err:
+        except AssertionError as err:
+            assert isinstance(err, ValueError), type(err)
             assert 'styles must be (N, 16), got (1, 6)' in str(err), err
         else:
-            raise AssertionError('styles of the wrong size were accepted')
+            raise RuntimeError('styles of the wrong size were accepted')
+        grid = g.style_mixing(n_source=2, n_target=3)
+        assert grid.shape == ((2 + 1) * (3 + 1), 3, 64, 64), grid.shape
         g.mix_prob = 1
         assert g(None, num_batches=2).shape == (2, 3, 64, 64)
         g.mix_prob = 0
@@ -168,6 +171,15 @@ def test_stylegan2_modules_with_mmagic_arguments():
         assert not torch.equal(trained, mean)
         g(None, num_batches=1, update_ws=False)
         assert torch.equal(g.get_mean_latent(), trained)
+
+        # conditional models, as MMagic's tests build them
+        cg = StyleGAN2Generator(cond_size=5, cond_mapping_channels=16,
+                                **{GEN_ARGS!r})
+        label = torch.nn.functional.one_hot(torch.tensor([1, 3]), 5).float()
+        assert cg(None, label=label, num_batches=2).shape == (2, 3, 64, 64)
+        cd = StyleGAN2Discriminator(cond_size=5, cond_mapping_channels=16,
+                                    **{DISC_ARGS!r})
+        assert cd(torch.randn(2, 3, 64, 64), label=label).shape == (2, 1)
 
         d = StyleGAN2Discriminator(**{DISC_ARGS!r})
         assert type(d) is GLEANDiscriminator
