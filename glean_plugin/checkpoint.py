@@ -15,7 +15,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['CheckpointHashError', 'CheckpointMismatchError', 'UnsafeFileError',
            'check_hash_suffix', 'file_sha256', 'hash_suffix',
-           'init_weights_strict', 'load_state_dict_from_file',
+           'init_weights_strict', 'keys_under', 'load_state_dict_from_file',
            'check_state_dict', 'format_key_list', 'incomplete_archive_hint',
            'mismatch_error', 'with_hash_check']
 
@@ -214,17 +214,26 @@ def load_state_dict_from_file(path: str,
         raise CheckpointMismatchError(
             f'checkpoint {path!r} holds a {type(ckpt).__name__}, expected a '
             'dict of tensors (or a dict with a "state_dict" entry)')
-    if prefix:
-        head = prefix.rstrip('.') + '.'
-        state = {k[len(head):]: v for k, v in ckpt.items()
-                 if k.startswith(head)}
-        if not state:
-            prefixes = sorted({k.split('.', 1)[0] for k in ckpt})
-            raise CheckpointMismatchError(
-                f'checkpoint {path!r} has no key under prefix {prefix!r}; its '
-                f'top-level prefixes are: {format_key_list(prefixes)}')
-        return state
-    return dict(ckpt)
+    return keys_under(ckpt, prefix, path) if prefix else dict(ckpt)
+
+
+def keys_under(state: Mapping[str, Any], prefix: str,
+               source: str) -> Dict[str, Any]:
+    """The entries of ``state`` under ``prefix.``, with the prefix stripped.
+
+    Raises:
+        CheckpointMismatchError: nothing is under ``prefix``; the message
+            names ``source`` (the checkpoint) and the prefixes it has.
+    """
+    head = prefix.rstrip('.') + '.'
+    selected = {k[len(head):]: v for k, v in state.items()
+                if k.startswith(head)}
+    if not selected:
+        prefixes = sorted({k.split('.', 1)[0] for k in state})
+        raise CheckpointMismatchError(
+            f'checkpoint {source!r} has no key under prefix {prefix!r}; its '
+            f'top-level prefixes are: {format_key_list(prefixes)}')
+    return selected
 
 
 def check_state_dict(state: Mapping[str, torch.Tensor],

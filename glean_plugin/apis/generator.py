@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
 from ..checkpoint import (CheckpointMismatchError, check_state_dict,
-                          format_key_list, load_state_dict_from_file)
+                          keys_under, load_state_dict_from_file)
 from ..engine.config import ConfigError, read_config
 from ..engine.ddp import strip_ddp_keys
 from ..registry import MODELS
@@ -231,16 +231,7 @@ def load_generator_state(checkpoint: str,
     if prefix is None:
         prefix = _select_prefix(state, generator.state_dict().keys())
     if prefix:
-        head = prefix.rstrip('.') + '.'
-        selected = {k[len(head):]: v for k, v in state.items()
-                    if k.startswith(head)}
-        if not selected:
-            prefixes = sorted({k.split('.', 1)[0] for k in state})
-            raise CheckpointMismatchError(
-                f'checkpoint {checkpoint!r} has no key under prefix '
-                f'{prefix!r}; its top-level prefixes are: '
-                f'{format_key_list(prefixes)}')
-        state = selected
+        state = keys_under(state, prefix, checkpoint)
     return state, f'checkpoint {checkpoint!r} (prefix {prefix!r})'
 
 
