@@ -16,7 +16,9 @@ that exports one of MMagic's classes (``mmagic.models.GLEANStyleGANv2``,
 plugin's class afterwards; :data:`REBOUND` lists them. The modules that
 define MMagic's classes keep them (their own code names them, e.g.
 ``super(StyleGAN2Generator, self)``), and :data:`MMAGIC_CLASSES` maps each
-registry name to MMagic's original class, for comparisons.
+registry name to MMagic's original class, for comparisons; inside
+``glean_plugin.registry.mmagic_builds()`` MMagic's names build MMagic's own
+classes again (MMagic's ``GLEANStyleGANv2`` builds its generator by name).
 
 In MMagic's scope, ``Adam`` takes the ``betas=(0, b2)`` of MMagic's StyleGAN2
 configs, which current PyTorch refuses (an int beside a float).
@@ -31,7 +33,7 @@ import mmagic.models  # noqa: F401
 import torch
 
 from .models import GLEANDiscriminator, GLEANNet, StyleGAN2Generator
-from .registry import MODELS, OPTIMIZERS
+from .registry import OPTIMIZERS, replace_mmagic_model
 
 DROPIN_NAMES = MappingProxyType({
     'GLEANStyleGANv2': GLEANNet,
@@ -68,12 +70,12 @@ def rebind_public_names(originals: Mapping[str, type]
     return tuple(sorted(rebound))
 
 
-# read before the names are taken
-MMAGIC_CLASSES: Mapping[str, type] = MappingProxyType(
-    {name: MODELS.get(name) for name in DROPIN_NAMES})
-
-for _name, _cls in DROPIN_NAMES.items():
-    MODELS.register_module(name=_name, module=_cls, force=True)
+# MMagic's originals, taken as the plugin's classes take their names (MMagic's
+# GLEANStyleGANv2 builds its generator by name: build it inside
+# ``glean_plugin.registry.mmagic_builds()``)
+MMAGIC_CLASSES: Mapping[str, type] = MappingProxyType({
+    name: replace_mmagic_model(name, cls)
+    for name, cls in DROPIN_NAMES.items()})
 
 REBOUND: Tuple[Tuple[str, str], ...] = rebind_public_names(MMAGIC_CLASSES)
 

@@ -5,6 +5,9 @@ compiled ops (see ``compat``) and routes mmengine's checkpoint reads through
 the restricted loaders (see ``serialization``), then exposes MMagic's
 registries.
 """
+import contextlib
+from typing import Dict, Iterator, Tuple
+
 from .compat import install_mmcv_ext_placeholder
 from .serialization import install_mmengine_checkpoint_loaders
 
@@ -17,4 +20,35 @@ from mmagic.registry import METRICS, MODELS, OPTIMIZERS  # noqa: E402
 # the root registry builds whatever the config's default_scope is.
 from mmengine.registry import HOOKS, MODEL_WRAPPERS  # noqa: E402
 
-__all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS', 'OPTIMIZERS']
+__all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS', 'OPTIMIZERS',
+           'mmagic_builds', 'replace_mmagic_model']
+
+# MMagic's registry names that glean_plugin.dropin took over:
+# name -> (MMagic's class, the plugin's class).
+_replaced: Dict[str, Tuple[type, type]] = {}
+
+
+def replace_mmagic_model(name: str, cls: type) -> type:
+    """Make MMagic's model name ``name`` build ``cls``; return MMagic's own
+    class for that name (the first one, however often it is replaced)."""
+    original = _replaced[name][0] if name in _replaced else MODELS.get(name)
+    if original is None:
+        raise KeyError(f'MMagic registers no model named {name!r}')
+    _replaced[name] = (original, cls)
+    MODELS.register_module(name=name, module=cls, force=True)
+    return original
+
+
+@contextlib.contextmanager
+def mmagic_builds() -> Iterator[None]:
+    """Inside the block, the names the drop-in took over build MMagic's own
+    classes again, e.g. to build MMagic's ``GLEANStyleGANv2`` (which builds
+    its StyleGAN2 generator by name) for a comparison; a no-op without the
+    drop-in."""
+    for name, (original, _) in _replaced.items():
+        MODELS.register_module(name=name, module=original, force=True)
+    try:
+        yield
+    finally:
+        for name, (_, cls) in _replaced.items():
+            MODELS.register_module(name=name, module=cls, force=True)

@@ -219,9 +219,20 @@ def test_dropin_rebinds_mmagic_public_names():
         theirs.eval().train()
         assert not isinstance(theirs, StyleGAN2Generator)
         gen.load_state_dict(theirs.state_dict(), strict=True)
-        ref = originals['GLEANStyleGANv2'](**{SMALL!r})
+        # MMagic's GLEAN builds its generator by name: inside mmagic_builds
+        # the names are MMagic's again, and its GLEAN runs
+        from glean_plugin.registry import mmagic_builds
+        with mmagic_builds():
+            ref = originals['GLEANStyleGANv2'](**{SMALL!r})
+            assert MODELS.get('StyleGANv2Generator') is \
+                originals['StyleGANv2Generator']
+        assert type(ref.generator) is originals['StyleGANv2Generator']
+        for name, cls in dropin.DROPIN_NAMES.items():
+            assert MODELS.get(name) is cls, name
         assert not isinstance(ref, GLEANStyleGANv2)
         glean.load_state_dict(ref.state_dict(), strict=True)
+        x = torch.rand(1, 3, {SMALL['in_size']}, {SMALL['in_size']})
+        assert ref(x).shape == glean(x).shape
         print('REBIND_OK')
     ''')
     assert 'REBIND_OK' in proc.stdout

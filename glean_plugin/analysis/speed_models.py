@@ -19,7 +19,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from ..models.layers import set_grad_checkpointing, to_channels_last_
-from ..registry import MODELS
+from ..registry import MODELS, mmagic_builds
 
 __all__ = [
     'DTYPES', 'PARITY_TOL', 'ParityError', 'Runner', 'build_discriminators',
@@ -123,9 +123,11 @@ def build_ours(in_size: int, out_size: int,
 
 def build_mmagic(in_size: int, out_size: int,
                  args: argparse.Namespace) -> nn.Module:
-    """MMagic's GLEANStyleGANv2 at the harness's sizes."""
+    """MMagic's GLEANStyleGANv2 at the harness's sizes (with MMagic's
+    StyleGAN2 generator even where glean_plugin.dropin is imported)."""
     from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
-    return GLEANStyleGANv2(**_common(in_size, out_size, args))
+    with mmagic_builds():
+        return GLEANStyleGANv2(**_common(in_size, out_size, args))
 
 
 def perturb_(module: nn.Module, keys: Tuple[str, ...] = ('noise_injector',)

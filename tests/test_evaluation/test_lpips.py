@@ -10,7 +10,9 @@ import torch
 import torchvision
 from mmengine.evaluator import Evaluator
 
-from glean_plugin.checkpoint import CheckpointMismatchError
+from glean_plugin import checkpoint
+from glean_plugin.checkpoint import (CheckpointHashError,
+                                     CheckpointMismatchError)
 from glean_plugin.evaluation import LPIPS, base, lpips_metric
 from glean_plugin.evaluation.lpips_metric import lpips_backbone_cache_path
 from glean_plugin.registry import METRICS
@@ -153,6 +155,12 @@ def test_torchvision_cache_is_used_and_missing_file_explained(
     os.makedirs(osp.dirname(path))
     model = torchvision.models.alexnet(weights=None)
     torch.save(model.state_dict(), path)
+    # A random AlexNet under torchvision's name is not the published file:
+    # the name's sha256 prefix (alexnet-owt-7be5be79) refuses it ...
+    with pytest.raises(CheckpointHashError, match='7be5be79'):
+        LPIPS()
+    # ... so, to see that the cached file is the one read, the check is off
+    monkeypatch.setattr(checkpoint, 'check_hash_suffix', lambda name: True)
     metric = LPIPS()
     assert torch.equal(metric.lpips_net.net.slice1[0].weight,
                        model.features[0].weight)
