@@ -111,6 +111,7 @@ def test_mmcv_not_installed_means_no_compiled_ops(monkeypatch):
     assert mmcv_has_compiled_ops() is False
 
 
+@pytest.mark.slow
 def test_fresh_interpreter_with_compiled_ops_is_untouched():
     """A fresh interpreter where a real mmcv._ext is findable: importing
     glean_plugin registers no placeholder."""

@@ -6,6 +6,7 @@ ever imported in subprocesses; the main test process stays clean.
 import sys
 
 import mmagic.models  # noqa: F401  (after glean_plugin: needs the mmcv shim)
+import pytest
 import torch
 from mmagic.models.editors.glean.glean_styleganv2 import GLEANStyleGANv2
 from mmagic.models.editors.stylegan2 import \
@@ -39,6 +40,7 @@ def test_side_by_side_without_dropin():
     assert MODELS.get('GLEANStyleGAN2Generator') is StyleGAN2Generator
 
 
+@pytest.mark.slow
 def test_dropin_builds_plugin_class():
     proc = run_python(f'''
         import glean_plugin.dropin
@@ -65,6 +67,7 @@ def test_dropin_builds_plugin_class():
     assert 'DROPIN_OK' in proc.stdout
 
 
+@pytest.mark.slow
 def test_dropin_through_config_custom_imports(tmp_path):
     cfg_file = tmp_path / 'glean_cfg.py'
     cfg_file.write_text(
@@ -92,6 +95,7 @@ def test_dropin_through_config_custom_imports(tmp_path):
 GEN = dict(out_size=16, style_channels=8, num_mlps=2)
 
 
+@pytest.mark.slow
 def test_dropin_builds_plugin_stylegan2_generator():
     proc = run_python(f'''
         import glean_plugin.dropin
@@ -118,6 +122,7 @@ def test_dropin_builds_plugin_stylegan2_generator():
     assert 'GENERATOR_OK' in proc.stdout
 
 
+@pytest.mark.slow
 def test_dropin_stylegan2_model_config(tmp_path):
     """MMagic's StyleGAN2 model from its base config, with the drop-in:
     generator, its EMA copy and the discriminator are the plugin's."""

@@ -91,6 +91,7 @@ def test_timing_settings_refuse_bad_values():
         measure.TimingSettings(repeats=0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists('/proc/self/clear_refs'),
                     reason='process peak needs Linux /proc')
 def test_process_peak_sees_a_large_buffer():

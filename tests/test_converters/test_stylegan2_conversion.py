@@ -314,6 +314,7 @@ def test_options_agreeing_with_the_tensors_pick_among_fits():
 # --------------------------------------------------------------------------- #
 # command line
 # --------------------------------------------------------------------------- #
+@pytest.mark.slow
 def test_cli_end_to_end(tmp_path):
     source = str(tmp_path / 'ffhq.pt')
     out = str(tmp_path / 'out' / 'ffhq_mmagic.pth')

@@ -15,7 +15,8 @@ def _mmagic_disc(**kwargs):
 
 
 @pytest.mark.parametrize('channels_last', [True, False])
-@pytest.mark.parametrize('size,multiplier,batch', [(32, 1, 3), (64, 1, 8)])
+@pytest.mark.parametrize('size,multiplier,batch', [
+    (32, 1, 3), pytest.param(64, 1, 8, marks=pytest.mark.slow)])
 def test_parity_with_mmagic(size, multiplier, batch, channels_last):
     ref = _mmagic_disc(in_size=size, channel_multiplier=multiplier)
     ours = GLEANDiscriminator(size, channel_multiplier=multiplier,

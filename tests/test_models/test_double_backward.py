@@ -91,6 +91,7 @@ def test_r1_parameter_gradients_match_mmagic(mmagic_r1, channels_last):
         assert_rel_close(got[key], want[key], tol, f'R1 gradient of {key}')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('channels_last', [True, False])
 def test_discriminator_gradgradcheck(channels_last, device):
     """Second derivatives of a tiny discriminator w.r.t. its input and every

@@ -71,7 +71,12 @@ PARITY_CASES += [(size, impl, 1)
                  for impl in ('scaled', 'grouped')]
 
 
-@pytest.mark.parametrize('parity_ref,impl,batch', PARITY_CASES,
+# 64 -> 1024 (the largest bank) only in the full run
+PARITY_PARAMS = [pytest.param(*case, marks=pytest.mark.slow)
+                 if case[0] == (64, 1024) else case for case in PARITY_CASES]
+
+
+@pytest.mark.parametrize('parity_ref,impl,batch', PARITY_PARAMS,
                          indirect=['parity_ref'],
                          ids=[f'{s[0]}to{s[1]}-{i}-b{b}'
                               for s, i, b in PARITY_CASES])
@@ -117,9 +122,10 @@ def test_output_depends_on_the_latent_bank(device):
 GRAD_REL_TOL = 5e-4
 
 
-@pytest.mark.parametrize('size,impl,batch', [((8, 64), 'scaled', 2),
-                                             ((8, 64), 'grouped', 2),
-                                             ((16, 128), 'scaled', 1)],
+@pytest.mark.parametrize('size,impl,batch', [
+    pytest.param((8, 64), 'scaled', 2, marks=pytest.mark.slow),
+    pytest.param((8, 64), 'grouped', 2, marks=pytest.mark.slow),
+    ((16, 128), 'scaled', 1)],
                          ids=['8to64-scaled-b2', '8to64-grouped-b2',
                               '16to128-scaled-b1'])
 def test_gradient_parity_with_mmagic(size, impl, batch, device):

@@ -100,6 +100,7 @@ def _makedirs(path):
     return path
 
 
+@pytest.mark.slow
 def test_bad_weights_and_arguments(tmp_path):
     path = str(tmp_path / 'vgg11.pth')
     torch.save(torchvision.models.vgg11(weights=None).state_dict(), path)

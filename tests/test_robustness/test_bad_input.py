@@ -943,7 +943,15 @@ def _(ctx):
         info.value)
 
 
-@pytest.mark.parametrize('name', list(ROWS))
+# Rows that train, or run a tool in a subprocess: only in the full run.
+SLOW_ROWS = {'train-option-key-typo', 'infer-folder-with-bad-files',
+             'train-data-folder-missing', 'train-vgg-weights-missing',
+             'train-wrong-input-size', 'test-checkpoint-truncated'}
+
+
+@pytest.mark.parametrize('name', [
+    pytest.param(name, marks=pytest.mark.slow) if name in SLOW_ROWS else name
+    for name in ROWS])
 def test_bad_input(name, tmp_path, tiny_data, tiny_checkpoint, monkeypatch,
                    capsys):
     ROWS[name](Ctx(str(tmp_path), tiny_data, tiny_checkpoint, monkeypatch,
@@ -973,6 +981,7 @@ def test_table_covers_every_tool():
     assert prefixes == set(ROW_TOOLS) | {'api'}
     assert sorted(ROW_TOOLS.values()) == _tools()
     assert len(ROWS) >= 20
+    assert SLOW_ROWS <= set(ROWS), SLOW_ROWS - set(ROWS)
 
 
 @pytest.mark.parametrize('tool', _tools())

@@ -126,6 +126,7 @@ def test_refusals_of_torch_files_are_unsafe_file_errors(files):
             load_state_dict_from_file(hostile.path)
 
 
+@pytest.mark.slow
 def test_import_leaves_torch_safe_globals_alone():
     """``import glean_plugin`` adds nothing to torch's process-wide list."""
     run_python("""

@@ -3,6 +3,7 @@ import json
 import os.path as osp
 import socket
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -18,6 +19,7 @@ def _free_port():
         return str(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_two_rank_training_checkpoint_reloads(tmp_path, tiny_data):
     work_dir = str(tmp_path / 'dist')
     proc = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',

@@ -25,6 +25,7 @@ def checkpoint(tmp_path_factory):
     return save_checkpoint(tmp_path_factory.mktemp('ckpt') / 'model.pth')
 
 
+@pytest.mark.slow
 def test_infer_folder_in_batches(tmp_path, checkpoint):
     images = random_images(3, seed=10)
     in_dir = write_images(tmp_path / 'in', images)
@@ -43,6 +44,7 @@ def test_infer_folder_in_batches(tmp_path, checkpoint):
         assert np.abs(out.astype(int) - ref).max() <= 1
 
 
+@pytest.mark.slow
 def test_wrong_size_is_a_clear_error(tmp_path, checkpoint):
     image = osp.join(write_images(tmp_path, random_images(1, size=16)),
                      'img0.png')
@@ -53,6 +55,7 @@ def test_wrong_size_is_a_clear_error(tmp_path, checkpoint):
     assert not osp.exists(out_dir)
 
 
+@pytest.mark.slow
 def test_retouch_writes_output_and_lr(tmp_path, checkpoint):
     edited = random_images(1, size=OUT_SIZE, seed=11)[0]
     edited[10:30, 30:50] = (0, 255, 0)  # the "edit"

@@ -32,6 +32,7 @@ def max_diff(a, b) -> int:
 
 # ----------------------------------------------------------------- infer
 
+@pytest.mark.slow
 def test_infer_takes_the_input_shape_and_writes_the_output_shape(
         car, generator, tmp_path):
     images = [image(*IN_SHAPE, seed=s) for s in range(2)]
@@ -94,6 +95,7 @@ def test_infer_resize_keeps_the_aspect_ratio(car, generator, tmp_path,
 
 # --------------------------------------------------------------- retouch
 
+@pytest.mark.slow
 def test_retouch_takes_k_times_the_input_shape(car, generator, tmp_path):
     edited = image(*OUT_SHAPE, seed=5)
     edited[10:30, 20:40] = (0, 255, 0)  # the "edit"
@@ -130,6 +132,7 @@ def test_retouch_other_shapes(car, tmp_path, monkeypatch, capsys):
 
 # ------------------------------------------------------------- benchmark
 
+@pytest.mark.slow
 def test_benchmark_runs_the_rectangular_model(car, generator,
                                               tmp_path_factory):
     root = tmp_path_factory.mktemp('data')

@@ -114,6 +114,7 @@ def test_test_tool_rejects_bad_arguments(tmp_path):
     assert proc.returncode == 2 and '--out must end with' in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(),
                     reason='checks the refusal on a machine without a GPU')
 def test_amp_on_cpu_is_bad_input(tmp_path):
