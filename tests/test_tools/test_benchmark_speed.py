@@ -96,6 +96,7 @@ def tool_run(tmp_path_factory):
     return proc, out, json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_forward_rows(full_run):
     stdout, report, _ = full_run
     rows = report['forward']
@@ -121,6 +122,7 @@ def test_forward_rows(full_run):
     assert '| 8x16 | 2 |' in stdout and 'practical limit' in stdout
 
 
+@pytest.mark.slow
 def test_each_timed_call_reports_progress(full_run):
     _, _, progress = full_run
     # one line per timed call: 2 conv formats, 2 batches x 2 models,
@@ -133,6 +135,7 @@ def test_each_timed_call_reports_progress(full_run):
                for p in progress)
 
 
+@pytest.mark.slow
 def test_train_rows(full_run):
     stdout, report, _ = full_run
     (row, ) = report['train']
@@ -162,6 +165,7 @@ def test_memory_rows(tool_run):
     assert 'Peak memory of one call (MiB RSS' in stdout
 
 
+@pytest.mark.slow
 def test_stylegan2_rows(full_run):
     stdout, report, _ = full_run
     r = report['stylegan2']
