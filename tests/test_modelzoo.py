@@ -11,7 +11,8 @@ from glean_plugin.modelzoo import (README_BEGIN, README_END, ModelZooError,
                                    load_metafile, readme_section,
                                    render_section, replace_readme_section,
                                    write_readme)
-from tests.support.helpers import PYTHON, REPO_ROOT, run_tool
+from tests.support.helpers import REPO_ROOT
+from tests.support.tool_runs import run_tool_in_process
 
 METAFILE = osp.join(REPO_ROOT, 'configs', 'metafile.yml')
 README = osp.join(REPO_ROOT, 'README.md')
@@ -233,14 +234,18 @@ def test_write_readme(tmp_path, meta):
     assert [p.name for p in tmp_path.iterdir()] == ['README.md']
 
 
-@pytest.mark.slow
-def test_tool_check_and_write(small_root):
+def test_tool_check_and_write(small_root, monkeypatch, capsys):
     root, meta = small_root
+
+    def modelzoo(*args):
+        return run_tool_in_process('modelzoo', [*args, '--root', root],
+                                   monkeypatch, capsys)
+
     shutil.copy(METAFILE, osp.join(root, 'configs', 'metafile.yml'))
     # the full metafile lists configs this copy lacks
-    proc = run_tool([PYTHON, 'tools/modelzoo.py', '--check', '--root', root])
-    assert proc.returncode == 2, proc.stderr
-    assert 'error: ' in proc.stderr and 'no such config' in proc.stderr
+    status, _, err = modelzoo('--check')
+    assert status == 2, err
+    assert 'error: ' in err and 'no such config' in err
 
     import yaml
     with open(osp.join(root, 'configs', 'metafile.yml'), 'w') as f:
@@ -248,15 +253,14 @@ def test_tool_check_and_write(small_root):
     readme = osp.join(root, 'README.md')
     with open(readme, 'w') as f:
         f.write(f'top\n{README_BEGIN}\nhand-edited\n{README_END}\n')
-    proc = run_tool([PYTHON, 'tools/modelzoo.py', '--root', root])
-    assert proc.returncode == 2
-    assert 'not the metafile\'s rendering' in proc.stderr
-    proc = run_tool([PYTHON, 'tools/modelzoo.py', '--write-readme',
-                     '--root', root])
-    assert proc.returncode == 0, proc.stderr
-    assert 'section written' in proc.stdout
-    proc = run_tool([PYTHON, 'tools/modelzoo.py', '--check', '--root', root])
-    assert proc.returncode == 0, proc.stderr
-    assert '3 entries match the configs' in proc.stdout
+    status, _, err = modelzoo()
+    assert status == 2
+    assert 'not the metafile\'s rendering' in err
+    status, out, err = modelzoo('--write-readme')
+    assert status == 0, err
+    assert 'section written' in out
+    status, out, err = modelzoo('--check')
+    assert status == 0, err
+    assert '3 entries match the configs' in out
     with open(readme) as f:
         assert readme_section(f.read()) == render_section(meta)

@@ -1,24 +1,23 @@
 """Helpers of the robustness tests: running the tools (in this process or as
 subprocesses) and reading what a training run left behind.
 
-Import as ``from robustness_tools import ...`` (pytest puts this folder on
-the path).
+Running a tool in this process: ``tests.support.tool_runs`` (re-exported
+here for the robustness tests).
 """
-import collections
 import glob
 import json
 import os
 import os.path as osp
-import runpy
 import subprocess
 import sys
 import time
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Sequence
 
 from mmengine.runner import CheckpointLoader
-from mmengine.utils import ManagerMixin
 
 from tests.support.helpers import REPO_ROOT
+from tests.support.tool_runs import (  # noqa: F401  (re-exported)
+    isolate_mmengine_globals, run_tool_in_process)
 
 PYTHON = sys.executable
 CONFIG = 'configs/glean_demo.py'
@@ -113,39 +112,6 @@ def last_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 
-def _manager_classes(cls) -> List[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        if '_instance_dict' in vars(sub):
-            found.append(sub)
-        found += _manager_classes(sub)
-    return found
-
-
-def run_tool_in_process(tool: str, args: Sequence, monkeypatch,
-                        capsys) -> Tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``python tools/<tool>.py args``,
-    run as ``__main__`` in this process (much faster than a subprocess; an
-    uncaught exception fails the test)."""
-    path = osp.join(REPO_ROOT, 'tools', f'{tool}.py')
-    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in args])
-    monkeypatch.chdir(REPO_ROOT)
-    # as in a new process: no logger of an earlier test writing to its
-    # closed capture, no name clash between runs in the same second
-    isolate_mmengine_globals(monkeypatch)
-    status = 0
-    try:
-        runpy.run_path(path, run_name='__main__')
-    except SystemExit as exit_:
-        status = exit_.code
-        if isinstance(status, str):  # sys.exit('message')
-            print(status, file=sys.stderr)
-            status = 1
-        status = status or 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 def assert_error(status: int, err: str, *fragments: str,
                  expected_status: int = 2) -> None:
     """A tool's failure: the status, no traceback, one ``error:`` line that
@@ -157,10 +123,3 @@ def assert_error(status: int, err: str, *fragments: str,
     message = err[err.index('error: '):]
     for fragment in fragments:
         assert fragment in message, (fragment, err[-3000:])
-
-
-def isolate_mmengine_globals(monkeypatch) -> None:
-    """Give mmengine's global managers (loggers, message hubs, visualizers,
-    default scopes) fresh registries until the test ends."""
-    for cls in _manager_classes(ManagerMixin):
-        monkeypatch.setattr(cls, '_instance_dict', collections.OrderedDict())

@@ -1,39 +1,20 @@
-"""Run ``tools/infer.py`` / ``tools/retouch.py`` in this process, write test
-images, check user errors (shared by test_infer.py and
-test_rectangular_tools.py).
-
-Import as ``from test_tools.tool_runner import ...`` (``tests/`` is on the
-path).
+"""Write test images, check user errors, run a tool in this process
+(``run_in_process``: ``tests.support.tool_runs.run_tool_in_process``); shared
+by test_infer.py and test_rectangular_tools.py.
 """
-import importlib.util
 import os
 import os.path as osp
-import sys
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import imageio.v3 as iio
 
 from glean_plugin import cli
-from tests.support.helpers import PYTHON, REPO_ROOT
+from tests.support.helpers import PYTHON
+from tests.support.tool_runs import \
+    run_tool_in_process as run_in_process  # noqa: F401  (re-exported)
 
 INFER = [PYTHON, 'tools/infer.py']
 RETOUCH = [PYTHON, 'tools/retouch.py']
-
-
-def run_in_process(tool: str, args: Sequence, monkeypatch,
-                   capsys) -> Tuple[int, str, str]:
-    """(exit status, stdout, stderr) of ``tools/<tool>.py args``."""
-    path = osp.join(REPO_ROOT, 'tools', f'{tool}.py')
-    spec = importlib.util.spec_from_file_location(f'tool_{tool}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(sys, 'argv', [path] + [str(a) for a in args])
-    try:
-        status = cli.run_tool(module.main)
-    except SystemExit as exit_:  # argparse
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def write_images(folder, images, names: Optional[Sequence[str]] = None
