@@ -2,6 +2,7 @@
 GLEAN face model, and restore_faces in memory (keep-size, limits)."""
 import json
 import os
+from types import SimpleNamespace
 
 import cv2
 import imageio.v3 as iio
@@ -12,11 +13,10 @@ from skimage import data
 from glean_plugin.apis import InferenceSettings, init_generator
 from glean_plugin.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL
 from glean_plugin.faces import FaceLimits, restore_faces, upscale_photo
-from tests.support.helpers import PYTHON, run_tool
+from tests.support.tool_runs import run_tool_in_process
 from tests.test_faces.tiny_face import (IN_SIZE, OUT_SIZE, SCALE,
                                         write_tiny_face_model)
 
-TOOL = 'tools/restore_faces.py'
 OUTPUTS = ('astronaut_restored.png', 'astronaut_faces.json',
            'astronaut_face00_input.png', 'astronaut_face00_restored.png')
 
@@ -30,11 +30,21 @@ def model(tmp_path_factory):
     return config, checkpoint, photo
 
 
-def _restore(model, out_dir, *extra, photo=None):
+@pytest.fixture
+def restore(model, monkeypatch, capsys):
+    """``restore(out_dir, *options, photo=None)``: tools/restore_faces.py run
+    as ``__main__`` in this process; (returncode, stdout, stderr)."""
     config, checkpoint, astronaut = model
-    return run_tool([PYTHON, TOOL, photo or astronaut, str(out_dir),
-                     '--config', config, '--checkpoint', checkpoint,
-                     '--device', 'cpu', *extra])
+
+    def run(out_dir, *extra, photo=None):
+        status, out, err = run_tool_in_process(
+            'restore_faces', [photo or astronaut, str(out_dir), '--config',
+                              config, '--checkpoint', checkpoint,
+                              '--device', 'cpu', *extra],
+            monkeypatch, capsys)
+        return SimpleNamespace(returncode=status, stdout=out, stderr=err)
+
+    return run
 
 
 def _quad_masks(quad, shape, margin=2):
@@ -49,10 +59,9 @@ def _quad_masks(quad, shape, margin=2):
     return grown == 0, core == 1
 
 
-@pytest.mark.slow
-def test_restore_faces_tool_on_astronaut(model, tmp_path):
+def test_restore_faces_tool_on_astronaut(restore, tmp_path):
     out = tmp_path / 'out'
-    proc = _restore(model, out)
+    proc = restore(out)
     assert proc.returncode == EXIT_OK, proc.stderr
     assert '1 face(s) found' in proc.stdout and '1 restored' in proc.stdout
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)
@@ -87,24 +96,23 @@ def test_restore_faces_tool_on_astronaut(model, tmp_path):
     # a second run without --overwrite refuses and leaves every file as is
     before = {n: (out / n).read_bytes() for n in OUTPUTS}
     stamps = {n: os.stat(out / n).st_mtime_ns for n in OUTPUTS}
-    again = _restore(model, out)
+    again = restore(out)
     assert again.returncode == EXIT_BAD_INPUT
     assert 'exist' in again.stderr and '--overwrite' in again.stderr
     assert {n: (out / n).read_bytes() for n in OUTPUTS} == before
     assert {n: os.stat(out / n).st_mtime_ns for n in OUTPUTS} == stamps
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)  # no partial files
-    forced = _restore(model, out, '--overwrite')
+    forced = restore(out, '--overwrite')
     assert forced.returncode == EXIT_OK, forced.stderr
     assert (out / 'astronaut_restored.png').read_bytes() == before[
         'astronaut_restored.png']  # the same model gives the same photo
 
 
-@pytest.mark.slow
-def test_restore_faces_tool_without_a_face(model, tmp_path):
+def test_restore_faces_tool_without_a_face(restore, tmp_path):
     grey = tmp_path / 'grey.png'
     iio.imwrite(grey, np.full((96, 128, 3), 128, np.uint8))
     out = tmp_path / 'out'
-    proc = _restore(model, out, photo=str(grey))
+    proc = restore(out, photo=str(grey))
     assert proc.returncode == EXIT_PARTIAL, proc.stderr
     assert '0 face(s) found' in proc.stdout
     assert 'no face found' in proc.stderr
@@ -116,13 +124,12 @@ def test_restore_faces_tool_without_a_face(model, tmp_path):
     assert sorted(os.listdir(out)) == ['grey_faces.json', 'grey_restored.png']
 
 
-@pytest.mark.slow
-def test_restore_faces_tool_refuses_bad_input(model, tmp_path):
-    proc = _restore(model, tmp_path / 'out', photo=str(tmp_path / 'no.png'))
+def test_restore_faces_tool_refuses_bad_input(restore, tmp_path):
+    proc = restore(tmp_path / 'out', photo=str(tmp_path / 'no.png'))
     assert proc.returncode == EXIT_BAD_INPUT
     assert proc.stderr.strip().splitlines()[-1].startswith('error: ')
     assert 'no.png' in proc.stderr and not (tmp_path / 'out').exists()
-    proc = _restore(model, tmp_path / 'out', '--feather', '0.9')
+    proc = restore(tmp_path / 'out', '--feather', '0.9')
     assert proc.returncode == 2 and '--feather' in proc.stderr
 
 
@@ -133,7 +140,6 @@ def generator(model):
             InferenceSettings.from_config(config))
 
 
-@pytest.mark.slow
 def test_keep_size_and_limits(generator):
     net, settings = generator
     photo = data.astronaut()
