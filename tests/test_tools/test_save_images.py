@@ -18,6 +18,7 @@ from glean_plugin.engine.outputs import prediction_image
 from glean_plugin.fileio import partial_files
 from tests.support.helpers import PYTHON, data_options, run_tool
 from tests.support.tiny_glean import CONFIG, save_checkpoint
+from tests.support.tool_runs import run_tool_in_process
 
 VAL_NAMES = ('face098_0.png', 'face099_0.png')  # tiny_data's held-out faces
 
@@ -96,7 +97,8 @@ def test_a_file_as_folder_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_test_tool_saves_each_prediction(tmp_path, tiny_data):
+def test_test_tool_saves_each_prediction(tmp_path, tiny_data, monkeypatch,
+                                         capsys):
     """End to end on configs/glean_demo.py: the PNGs are the model's
     outputs (as the inference API computes them), a second run refuses to
     replace them, naming the file, and keeps them."""
@@ -121,10 +123,11 @@ def test_test_tool_saves_each_prediction(tmp_path, tiny_data):
         assert not np.array_equal(saved[..., 0], saved[..., 2])
 
     before = {n: (out / n).read_bytes() for n in VAL_NAMES}
-    proc = run_tool(command)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines()
-              if line.startswith('error: ')]
+    # the same command again, run in this process (it stops before testing)
+    status, _, err = run_tool_in_process('test', command[2:], monkeypatch,
+                                         capsys)
+    assert status == 2, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith('error: ')]
     assert len(errors) == 1 and VAL_NAMES[0] in errors[0] and \
-        '--overwrite' in errors[0], proc.stderr[-3000:]
+        '--overwrite' in errors[0], err[-3000:]
     assert {n: (out / n).read_bytes() for n in VAL_NAMES} == before
