@@ -197,6 +197,13 @@ def test_bad_yaml_and_shape(tmp_path):
     bad.write_text('Models: []\n')
     with pytest.raises(ModelZooError, match='"Collections" and "Models"'):
         load_metafile(str(bad))
+    # a hostile metafile: an unsafe YAML loader would run the command
+    marker = tmp_path / 'ran'
+    bad.write_text('Models: !!python/object/apply:os.system '
+                   f'["touch {marker}"]\n')
+    with pytest.raises(ModelZooError, match='not valid YAML'):
+        load_metafile(str(bad))
+    assert not marker.exists()
 
 
 # --------------------------------------------------------------------------- #
