@@ -2,12 +2,16 @@
 #   make demo   - the main job
 #   make test   - the test suite (make test-quick: without the slow
 #                 end-to-end runs; make lint: ruff + isort, as CI runs)
-# Both create (or reuse) the virtual environment in .venv.
+# Both create (or reuse) the virtual environment in .venv. The tests run in
+# TEST_WORKERS processes (pytest-xdist; default: one per core, at most 4;
+# TEST_WORKERS=0 runs them in this process).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.glean-plugin-installed
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(); print(max(1, min(4, n or 1)))')
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 # torch/torchvision pair that imports together (see README, "Installing").
 ARCH := $(shell uname -m)
@@ -30,10 +34,10 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15 tests
+	$(PYTEST) --durations=15 tests
 
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check glean_plugin tools tests configs

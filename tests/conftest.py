@@ -12,11 +12,23 @@ import torch
 import glean_plugin  # noqa: F401  (installs the mmcv._ext placeholder first)
 from glean_plugin.datasets import build_demo_dataset
 from tests.support.helpers import randomize_state_dict
+from tests.support.tool_runs import dropin_undone
 
 # The tiny car model's fixtures (car, generator), for every folder.
 pytest_plugins = ('tests.support.tiny_car', )
 
 DEVICE_ENV = 'GLEAN_TEST_DEVICE'
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test``: one worker per core), each worker
+    takes its share of the cores: torch's default (one thread per core in
+    every worker) makes the workers' threads fight, several times slower."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0') or 0)
+    if workers > 1:
+        cores = len(os.sched_getaffinity(0)) if hasattr(
+            os, 'sched_getaffinity') else (os.cpu_count() or 1)
+        torch.set_num_threads(max(1, cores // workers))
 
 
 @pytest.fixture(scope='session')
@@ -33,6 +45,14 @@ def _seed():
     """Every test starts from the same RNG state."""
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_dropin_left_behind():
+    """A test importing glean_plugin.dropin in this process (an in-process
+    tool run) leaves MMagic's names as they were (see ``dropin_undone``)."""
+    with dropin_undone():
+        yield
 
 
 @pytest.fixture

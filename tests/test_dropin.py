@@ -252,3 +252,24 @@ def test_without_dropin_mmagic_names_are_mmagics():
     assert stylegan2.StyleGAN2Generator is MMagicStyleGAN2Generator
     assert stylegan2.StyleGAN2Discriminator.__module__ == (
         'mmagic.models.editors.stylegan2.stylegan2_discriminator')
+
+
+def test_suite_takes_an_in_process_dropin_back():
+    """The suite's guard (``tests.support.tool_runs.dropin_undone``, autouse
+    for every test): an in-process import of the drop-in is taken back, so
+    no test depends on which tests ran before it in the same process."""
+    import mmagic.models as mmagic_models
+    from mmagic.registry import OPTIMIZERS
+
+    from tests.support.tool_runs import dropin_undone
+    before = (MODELS.get('GLEANStyleGANv2'), mmagic_models.GLEANStyleGANv2,
+              OPTIMIZERS.get('Adam'))
+    with dropin_undone():
+        import glean_plugin.dropin  # noqa: F401
+        assert MODELS.get('GLEANStyleGANv2') is GLEANNet
+        assert mmagic_models.GLEANStyleGANv2 is GLEANNet
+        assert OPTIMIZERS.get('Adam') is not before[2]
+    assert 'glean_plugin.dropin' not in sys.modules
+    assert (MODELS.get('GLEANStyleGANv2'), mmagic_models.GLEANStyleGANv2,
+            OPTIMIZERS.get('Adam')) == before
+    assert before[0] is GLEANStyleGANv2

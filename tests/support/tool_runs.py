@@ -2,10 +2,11 @@
 would (much faster than a subprocess: no new interpreter importing MMagic).
 """
 import collections
+import contextlib
 import os.path as osp
 import runpy
 import sys
-from typing import List, Sequence, Tuple
+from typing import Iterator, List, Sequence, Tuple
 
 from mmengine.utils import ManagerMixin
 
@@ -50,3 +51,40 @@ def run_tool_in_process(tool: str, args: Sequence, monkeypatch,
         status = status or 0
     captured = capsys.readouterr()
     return status, captured.out, captured.err
+
+
+@contextlib.contextmanager
+def dropin_undone() -> Iterator[None]:
+    """Where the block imports ``glean_plugin.dropin`` (an in-process run of
+    a tool or config that imports it), take it back at the end: MMagic's
+    registry names, its public names (``dropin.REBOUND``) and MMagic's
+    ``Adam`` are MMagic's again and the module is no longer imported, so
+    that no later test in this process depends on which tests ran before it
+    (under pytest-xdist any test may run after any other)."""
+    from mmagic.registry import OPTIMIZERS
+
+    from glean_plugin import registry
+    if 'glean_plugin.dropin' in sys.modules:
+        yield
+        return
+    adam = OPTIMIZERS.module_dict.get('Adam')
+    try:
+        yield
+    finally:
+        dropin = sys.modules.pop('glean_plugin.dropin', None)
+        if dropin is not None:
+            import glean_plugin
+            vars(glean_plugin).pop('dropin', None)
+            for module, attr in dropin.REBOUND:
+                setattr(sys.modules[module], attr,
+                        dropin.MMAGIC_CLASSES[attr])
+            for name, (original, _) in registry._replaced.items():
+                registry.MODELS.register_module(name=name, module=original,
+                                                force=True)
+            registry._replaced.clear()
+            # mmengine's Registry cannot unregister a name
+            if adam is None:
+                OPTIMIZERS._module_dict.pop('Adam', None)
+            else:
+                OPTIMIZERS.register_module(name='Adam', module=adam,
+                                           force=True)
