@@ -20,7 +20,8 @@ import sys
 import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.cli import run_tool
 from glean_plugin.engine.args import add_runner_arguments, runner_config
-from glean_plugin.engine.cpu_dist import init_cpu_distributed
+from glean_plugin.engine.cpu_dist import (finish_distributed,
+                                          init_cpu_distributed)
 from glean_plugin.engine.outputs import MetricsJsonHook, SaveImagesHook
 from glean_plugin.engine.weights import check_generator_checkpoint
 
@@ -70,6 +71,7 @@ def main() -> None:
         runner.register_hook(SaveImagesHook(args.save_images,
                                             overwrite=args.overwrite))
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ import glean_plugin  # noqa: F401  (mmcv compatibility, registries)
 from glean_plugin.cli import run_tool
 from glean_plugin.engine.amp import enable_amp, warn_slow_amp
 from glean_plugin.engine.args import add_runner_arguments, runner_config
-from glean_plugin.engine.cpu_dist import init_cpu_distributed
+from glean_plugin.engine.cpu_dist import (finish_distributed,
+                                          init_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -49,6 +50,7 @@ def main() -> None:
     init_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':
