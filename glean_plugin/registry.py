@@ -21,7 +21,7 @@ from mmagic.registry import METRICS, MODELS, OPTIMIZERS  # noqa: E402
 from mmengine.registry import HOOKS, MODEL_WRAPPERS  # noqa: E402
 
 __all__ = ['HOOKS', 'METRICS', 'MODEL_WRAPPERS', 'MODELS', 'OPTIMIZERS',
-           'mmagic_builds', 'replace_mmagic_model']
+           'mmagic_builds', 'replace_mmagic_model', 'restore_mmagic_models']
 
 # MMagic's registry names that glean_plugin.dropin took over:
 # name -> (MMagic's class, the plugin's class).
@@ -39,16 +39,28 @@ def replace_mmagic_model(name: str, cls: type) -> type:
     return original
 
 
+def _register_replaced(which: int) -> None:
+    """Register, for each replaced name, MMagic's class (0) or the
+    plugin's (1)."""
+    for name, classes in _replaced.items():
+        MODELS.register_module(name=name, module=classes[which], force=True)
+
+
 @contextlib.contextmanager
 def mmagic_builds() -> Iterator[None]:
     """Inside the block, the names the drop-in took over build MMagic's own
     classes again, e.g. to build MMagic's ``GLEANStyleGANv2`` (which builds
     its StyleGAN2 generator by name) for a comparison; a no-op without the
     drop-in."""
-    for name, (original, _) in _replaced.items():
-        MODELS.register_module(name=name, module=original, force=True)
+    _register_replaced(0)
     try:
         yield
     finally:
-        for name, (_, cls) in _replaced.items():
-            MODELS.register_module(name=name, module=cls, force=True)
+        _register_replaced(1)
+
+
+def restore_mmagic_models() -> None:
+    """Every name ``replace_mmagic_model`` took builds MMagic's own class
+    again, for good (e.g. a test process taking an imported drop-in back)."""
+    _register_replaced(0)
+    _replaced.clear()

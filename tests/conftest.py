@@ -22,13 +22,11 @@ DEVICE_ENV = 'GLEAN_TEST_DEVICE'
 
 def pytest_configure(config):
     """Under pytest-xdist (``make test``: one worker per core), each worker
-    takes its share of the cores: torch's default (one thread per core in
-    every worker) makes the workers' threads fight, several times slower."""
+    takes its share of torch's default threads (one per core): with all of
+    them in every worker, the workers' threads fight, several times slower."""
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '0') or 0)
     if workers > 1:
-        cores = len(os.sched_getaffinity(0)) if hasattr(
-            os, 'sched_getaffinity') else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, cores // workers))
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
 
 
 @pytest.fixture(scope='session')

@@ -63,7 +63,7 @@ def dropin_undone() -> Iterator[None]:
     (under pytest-xdist any test may run after any other)."""
     from mmagic.registry import OPTIMIZERS
 
-    from glean_plugin import registry
+    from glean_plugin.registry import restore_mmagic_models
     if 'glean_plugin.dropin' in sys.modules:
         yield
         return
@@ -78,10 +78,7 @@ def dropin_undone() -> Iterator[None]:
             for module, attr in dropin.REBOUND:
                 setattr(sys.modules[module], attr,
                         dropin.MMAGIC_CLASSES[attr])
-            for name, (original, _) in registry._replaced.items():
-                registry.MODELS.register_module(name=name, module=original,
-                                                force=True)
-            registry._replaced.clear()
+            restore_mmagic_models()
             # mmengine's Registry cannot unregister a name
             if adam is None:
                 OPTIMIZERS._module_dict.pop('Adam', None)

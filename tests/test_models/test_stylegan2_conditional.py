@@ -10,8 +10,8 @@ from glean_plugin.models import ModelInputError
 from tests.support.helpers import assert_rel_close, rel_err, shapes
 from tests.test_models.test_stylegan2_generator import (
     BATCH, GRAD_REL_TOL, MLPS, NUM_LATENTS, REL_TOL, SIZE, STYLE,
-    assert_same_output, assert_same_param_grads, inputs, mmagic_generator,
-    seeded, synced_pair)
+    assert_same_output, assert_same_param_grads, frozen, inputs,
+    mmagic_generator, seeded, synced_pair)
 
 COND = 10
 COND_CHANNELS = 8
@@ -79,10 +79,7 @@ CONDITIONAL_FORMS = {
 
 @pytest.fixture(scope='module')
 def cond_pair():
-    ours, theirs = conditional_pair()
-    ours.requires_grad_(False)
-    theirs.requires_grad_(False)
-    return ours, theirs
+    return frozen(conditional_pair())
 
 
 @pytest.mark.parametrize('form', list(CONDITIONAL_FORMS))

@@ -59,13 +59,17 @@ def synced_pair(seed=0, **kwargs):
     return ours, theirs
 
 
+def frozen(models):
+    """``models`` with ``requires_grad`` off (forward-only tests)."""
+    for model in models:
+        model.requires_grad_(False)
+    return models
+
+
 @pytest.fixture(scope='module')
 def pair():
     """Shared (ours, MMagic's) for the forward-only tests (no grads kept)."""
-    ours, theirs = synced_pair()
-    ours.requires_grad_(False)
-    theirs.requires_grad_(False)
-    return ours, theirs
+    return frozen(synced_pair())
 
 
 def seeded(fn, seed, **kwargs):
